@@ -1,0 +1,60 @@
+"""Who may do what: the role × permission matrix, in one readable place.
+
+A permission is granted by a role; where it applies is decided by the scope
+of the grant (system, region, facility). Patient identity is a separate
+permission that a program manager never holds: managers see aggregates only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from puente.enums import AccessRole as R
+
+
+class Permission(StrEnum):
+    network_read = "network:read"
+    network_write = "network:write"
+    catalog_read = "catalog:read"
+    catalog_write = "catalog:write"
+    patient_read = "patient:read"
+    patient_write = "patient:write"
+    practitioner_read = "practitioner:read"
+    practitioner_write = "practitioner:write"
+    ledger_read = "ledger:read"
+    ledger_write = "ledger:write"
+    audit_read = "audit:read"
+    user_admin = "user:admin"
+    self_service = "self:service"
+
+
+P = Permission
+_EVERYONE = {P.network_read, P.catalog_read, P.self_service}
+_STAFF = _EVERYONE | {P.practitioner_read}
+
+ROLE_PERMISSIONS: dict[R, frozenset[Permission]] = {
+    R.national_admin: frozenset(Permission),
+    R.program_manager: frozenset(_STAFF | {P.ledger_read}),
+    R.facility_admin: frozenset(
+        _STAFF
+        | {
+            P.network_write,
+            P.patient_read,
+            P.patient_write,
+            P.practitioner_write,
+            P.ledger_read,
+            P.ledger_write,
+            P.audit_read,
+        }
+    ),
+    R.clinician: frozenset(_STAFF | {P.patient_read, P.patient_write}),
+    R.hub_coordinator: frozenset(_STAFF | {P.patient_read, P.ledger_read}),
+    R.hub_specialist: frozenset(_STAFF | {P.patient_read, P.patient_write}),
+    R.campaign_planner: frozenset(_STAFF | {P.patient_read, P.ledger_read, P.ledger_write}),
+    # A patient reads their own record only; the scope check narrows it to them.
+    R.patient: frozenset(_EVERYONE | {P.patient_read}),
+}
+
+
+def roles_with(permission: Permission) -> frozenset[R]:
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)

@@ -1,0 +1,108 @@
+"""The application factory: the one place where the app is assembled."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+
+from puente import __version__
+from puente.access.gate import install_handlers as install_access_handlers
+from puente.config import Settings, get_settings
+from puente.db import make_engine, make_sessionmaker
+from puente.errors import install_handlers, problem
+from puente.i18n import current_language, negotiate, normalise_language
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def _routers() -> list[tuple[str, object]]:
+    from puente.access.api import router as access
+    from puente.access.pages import router as access_pages
+    from puente.catalog.api import router as catalog
+    from puente.catalog.pages import router as catalog_pages
+    from puente.fhir.api import router as fhir
+    from puente.ledger.api import router as ledger
+    from puente.network.api import router as network
+    from puente.network.pages import router as network_pages
+    from puente.people.api import router as people
+    from puente.web.pages import router as pages
+
+    return [
+        ("/api", access),
+        ("/api", network),
+        ("/api", people),
+        ("/api", catalog),
+        ("/api", ledger),
+        ("/fhir", fhir),
+        ("", pages),
+        ("", access_pages),
+        ("", network_pages),
+        ("", catalog_pages),
+    ]
+
+
+def create_app(
+    settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Puente",
+        version=__version__,
+        description="National care-network platform: JSON API. FHIR R4 lives under /fhir.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    if session_factory is None:
+        engine = make_engine(settings.database_url)
+        session_factory = make_sessionmaker(engine)
+    app.state.sessionmaker = session_factory
+    if settings.oidc_enabled:
+        from puente.access.oidc import OidcClient
+
+        app.state.oidc = OidcClient(settings)
+
+    install_handlers(app)
+    install_access_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body_and_set_language(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return problem(400, "Bad request", "Content-Length is not a number")
+            if int(length) > settings.max_body_bytes:
+                return problem(
+                    413,
+                    "Payload too large",
+                    f"The body is {length} bytes; the limit is {settings.max_body_bytes}.",
+                )
+        language = (
+            normalise_language(request.query_params.get("lang"), "")
+            or normalise_language(request.cookies.get("lang"), "")
+            or negotiate(request.headers.get("accept-language"), settings.default_language)
+        )
+        token = current_language.set(language)
+        try:
+            response = await call_next(request)
+        finally:
+            current_language.reset(token)
+        if request.query_params.get("lang") and language == request.query_params["lang"]:
+            response.set_cookie("lang", language, max_age=365 * 86400, samesite="lax")
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for prefix, router in _routers():
+        app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,63 @@
+"""Settings: the one reader of the environment.
+
+Every setting is read from a ``PUENTE_*`` variable (or a ``.env`` file beside the
+working directory). Nothing else in Puente looks at ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "development-only-secret-change-me"
+LANGUAGES = ("en", "es", "ru", "vi")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PUENTE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/puente.db"
+    secret_key: str = DEFAULT_SECRET
+    data_dir: Path = Path("./var")
+    default_language: Literal["en", "es", "ru", "vi"] = "en"
+    # Requests larger than this are refused with 413 before they are parsed.
+    max_body_bytes: int = 1_000_000
+    # Session cookies carry the Secure flag; browsers accept it on
+    # http://127.0.0.1 and http://localhost too. Only turn off for plain-http
+    # deployments behind no TLS at all (never in production).
+    cookie_secure: bool = True
+    page_size_default: int = 50
+    page_size_max: int = 500
+    # OpenID Connect: set the issuer, client id and secret to sign users in
+    # at an identity provider instead of with local passwords (README,
+    # "Signing in with OpenID Connect"). Roles stay granted in Puente.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = "preferred_username"
+    oidc_provider_name: str = "OpenID Connect"
+    # Where the provider sends users back; derived from the request when unset.
+    oidc_redirect_url: str | None = None
+    # Keep the local password form beside the provider (a break-glass admin).
+    oidc_allow_local_login: bool = False
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("PUENTE_SECRET_KEY must be set in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

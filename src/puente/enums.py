@@ -1,0 +1,134 @@
+"""Closed vocabularies shared by models, schemas and FHIR mappings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Tier(StrEnum):
+    """Level of a facility in its network.
+
+    Vietnam speaks of central / provincial / district / commune hospitals;
+    Mexico of third, second and first level of care. Both are kept as given.
+    """
+
+    central = "central"
+    provincial = "provincial"
+    district = "district"
+    commune = "commune"
+    level3 = "level3"
+    level2 = "level2"
+    level1 = "level1"
+
+
+class FacilityKind(StrEnum):
+    high_specialty_unit = "high_specialty_unit"
+    general_hospital = "general_hospital"
+    specialty_hospital = "specialty_hospital"
+    polyclinic = "polyclinic"
+    family_medicine_unit = "family_medicine_unit"
+    state_office = "state_office"
+    institute = "institute"
+    clinic = "clinic"
+    diagnostic_center = "diagnostic_center"
+    health_station = "health_station"
+    ministry = "ministry"
+
+
+class RegionLevel(StrEnum):
+    region = "region"
+    district = "district"
+
+
+class ProgramKind(StrEnum):
+    remote_care_network = "remote_care_network"
+    medical_services_export = "medical_services_export"
+    deferred_care_recovery = "deferred_care_recovery"
+    virtual_visits = "virtual_visits"
+
+
+class BridgePointKind(StrEnum):
+    video = "video"
+    webrtc = "webrtc"
+    sip = "sip"
+    dicom = "dicom"
+    fhir = "fhir"
+
+
+class BridgePointStatus(StrEnum):
+    active = "active"
+    suspended = "suspended"
+    error = "error"
+    off = "off"
+    test = "test"
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+    unknown = "unknown"
+
+
+class PractitionerRoleCode(StrEnum):
+    physician = "physician"
+    nurse = "nurse"
+    specialist = "specialist"
+    resident = "resident"
+    coordinator = "coordinator"
+    technician = "technician"
+    administrator = "administrator"
+
+
+class ServiceKind(StrEnum):
+    consultation = "consultation"
+    surgery = "surgery"
+    screening = "screening"
+    transplant = "transplant"
+    donation = "donation"
+    procedure = "procedure"
+    vaccination = "vaccination"
+    social_work = "social_work"
+    nutrition = "nutrition"
+    imaging = "imaging"
+    diagnostics = "diagnostics"
+    dentistry = "dentistry"
+    remote_consultation = "remote_consultation"
+    training = "training"
+    family_planning = "family_planning"
+
+
+class Mode(StrEnum):
+    in_person = "in_person"
+    virtual = "virtual"
+
+
+class LedgerSource(StrEnum):
+    manual = "manual"
+    import_ = "import"
+    visit = "visit"
+    consult = "consult"
+    campaign = "campaign"
+
+
+class AccessRole(StrEnum):
+    national_admin = "national_admin"
+    program_manager = "program_manager"
+    facility_admin = "facility_admin"
+    clinician = "clinician"
+    hub_coordinator = "hub_coordinator"
+    hub_specialist = "hub_specialist"
+    campaign_planner = "campaign_planner"
+    patient = "patient"
+
+
+class ScopeKind(StrEnum):
+    system = "system"
+    region = "region"
+    facility = "facility"
+
+
+class AuditOutcome(StrEnum):
+    success = "success"
+    denied = "denied"
+    failed = "failed"

@@ -1,0 +1,18 @@
+"""Imports every feature's tables so that ``Base.metadata`` is complete
+(for migrations and the drift test)."""
+
+from puente.access import models as access_models
+from puente.catalog import models as catalog_models
+from puente.db import Base
+from puente.ledger import models as ledger_models
+from puente.network import models as network_models
+from puente.people import models as people_models
+
+__all__ = [
+    "Base",
+    "access_models",
+    "catalog_models",
+    "ledger_models",
+    "network_models",
+    "people_models",
+]

@@ -1,0 +1,223 @@
+"""Each demo role × each operation × a target inside and outside the role's
+scope, on the demo world. The table below is the specification: who may do
+what, written out by hand, not derived from the policy code it checks.
+
+Targets: for each user, Rafael is a patient registered at a facility inside
+their scope (for the patient account: their own record) and Olga one
+registered at a facility outside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from puente.access import service
+from puente.access.demo import DEMO_PASSWORD
+from puente.access.models import AuditEvent
+from puente.enums import AccessRole, AuditOutcome
+from puente.network.models import Facility
+from puente.people.models import Patient
+from tests import factories as f
+
+USERS = [
+    "admin",
+    "analyst",
+    "clinic.admin",
+    "dr.moscow",
+    "hub.coord",
+    "hub.doctor",
+    "planner",
+    "patient",
+]
+
+OK, DENIED, HIDDEN = "ok", "denied", "hidden"  # 2xx, 403, 404
+
+# operation → user → (inside scope, outside scope)
+MATRIX: dict[str, dict[str, tuple[str, str]]] = {
+    "read patient": {
+        "admin": (OK, OK),
+        "analyst": (DENIED, DENIED),
+        "clinic.admin": (OK, HIDDEN),
+        "dr.moscow": (OK, HIDDEN),
+        "hub.coord": (OK, HIDDEN),
+        "hub.doctor": (OK, HIDDEN),
+        "planner": (OK, HIDDEN),
+        "patient": (OK, HIDDEN),
+    },
+    "read patient as FHIR": {
+        "admin": (OK, OK),
+        "analyst": (DENIED, DENIED),
+        "clinic.admin": (OK, HIDDEN),
+        "dr.moscow": (OK, HIDDEN),
+        "hub.coord": (OK, HIDDEN),
+        "hub.doctor": (OK, HIDDEN),
+        "planner": (OK, HIDDEN),
+        "patient": (OK, HIDDEN),
+    },
+    "update patient": {
+        "admin": (OK, OK),
+        "analyst": (DENIED, DENIED),
+        "clinic.admin": (OK, HIDDEN),
+        "dr.moscow": (OK, HIDDEN),
+        "hub.coord": (DENIED, DENIED),
+        "hub.doctor": (OK, HIDDEN),
+        "planner": (DENIED, DENIED),
+        "patient": (DENIED, DENIED),
+    },
+    "register patient at facility": {
+        "admin": (OK, OK),
+        "analyst": (DENIED, DENIED),
+        "clinic.admin": (OK, DENIED),
+        "dr.moscow": (OK, DENIED),
+        "hub.coord": (DENIED, DENIED),
+        "hub.doctor": (OK, DENIED),
+        "planner": (DENIED, DENIED),
+        "patient": (DENIED, DENIED),
+    },
+    "read practitioners": {
+        user: ((DENIED, DENIED) if user == "patient" else (OK, OK)) for user in USERS
+    },
+    "read audit log": {
+        user: ((OK, OK) if user in ("admin", "clinic.admin") else (DENIED, DENIED))
+        for user in USERS
+    },
+    "administer users": {
+        user: ((OK, OK) if user == "admin" else (DENIED, DENIED)) for user in USERS
+    },
+}
+
+
+@dataclass
+class Targets:
+    inside: Patient
+    outside: Patient
+    inside_facility: Facility
+    outside_facility: Facility
+
+
+def _facility(db: Session, code: str) -> Facility:
+    found = db.scalar(select(Facility).where(Facility.code == code))
+    assert found is not None, code
+    return found
+
+
+def _targets(db: Session, username: str) -> Targets:
+    user = service.get_user(db, username=username)
+    principal = service.principal_for(db, user, via="token")
+    grant = principal.grants[0]
+    if grant.facility_id is not None:
+        inside_facility = db.get(Facility, grant.facility_id)
+    elif grant.region_id is not None:
+        inside_facility = db.scalar(
+            select(Facility).where(Facility.region_id == grant.region_id).order_by(Facility.code)
+        )
+    else:
+        inside_facility = _facility(db, "RU-MOW-GP002")
+    assert inside_facility is not None
+    outside_code = "VN-CHORAY" if inside_facility.country_code != "VN" else "MX-IMSS"
+    outside_facility = _facility(db, outside_code)
+    if user.patient_id is not None:
+        inside = db.get(Patient, user.patient_id)
+        assert inside is not None
+    else:
+        inside = f.patient(db, "Rafael", "Inside", home_facility_id=inside_facility.id)
+    outside = f.patient(db, "Olga", "Outside", home_facility_id=outside_facility.id)
+    return Targets(inside, outside, inside_facility, outside_facility)
+
+
+def _attempt(client: TestClient, operation: str, patient: Patient, facility: Facility) -> int:
+    if operation == "read patient":
+        return client.get(f"/api/patients/{patient.id}").status_code
+    if operation == "read patient as FHIR":
+        return client.get(f"/fhir/Patient/{patient.id}").status_code
+    if operation == "update patient":
+        return client.patch(f"/api/patients/{patient.id}", json={"phone": "+7 1"}).status_code
+    if operation == "register patient at facility":
+        body = {
+            "family_name": "Nueva",
+            "given_names": "Paciente",
+            "home_facility_code": facility.code,
+        }
+        return client.post("/api/patients", json=body).status_code
+    if operation == "read practitioners":
+        return client.get("/api/practitioners", params={"limit": 1}).status_code
+    if operation == "read audit log":
+        return client.get("/fhir/AuditEvent", params={"_count": 1}).status_code
+    if operation == "administer users":
+        return client.get("/api/users").status_code
+    raise AssertionError(operation)
+
+
+def _outcome(status: int) -> str:
+    if 200 <= status < 300:
+        return OK
+    return {403: DENIED, 404: HIDDEN}.get(status, f"HTTP {status}")
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_each_demo_role_may_do_exactly_what_the_matrix_says(
+    demo_client: TestClient, demo_db: Session, username: str
+) -> None:
+    targets = _targets(demo_db, username)
+    user = service.get_user(demo_db, username=username)
+    demo_client.headers.update(f.bearer(demo_db, user))
+    seen: dict[str, tuple[str, str]] = {}
+    for operation in MATRIX:
+        inside = _attempt(demo_client, operation, targets.inside, targets.inside_facility)
+        outside = _attempt(demo_client, operation, targets.outside, targets.outside_facility)
+        seen[operation] = (_outcome(inside), _outcome(outside))
+    assert seen == {op: row[username] for op, row in MATRIX.items()}
+
+
+@pytest.mark.parametrize("username", ["dr.moscow", "planner", "patient"])
+def test_a_search_returns_only_the_patients_in_the_users_scope(
+    demo_client: TestClient, demo_db: Session, username: str
+) -> None:
+    targets = _targets(demo_db, username)
+    user = service.get_user(demo_db, username=username)
+    demo_client.headers.update(f.bearer(demo_db, user))
+    for family in ("Rafael", "Olga") if username != "patient" else ("Olga",):
+        found = demo_client.get("/api/patients", params={"name": family}).json()
+        ids = {p["id"] for p in found["items"]}
+        assert (targets.inside.id in ids) == (family == "Rafael")
+        assert targets.outside.id not in ids
+    if username == "patient":
+        mine = demo_client.get("/api/patients").json()
+        assert [p["id"] for p in mine["items"]] == [targets.inside.id]
+
+
+def test_every_refused_patient_access_in_the_matrix_left_a_denied_audit_record(
+    demo_client: TestClient, demo_db: Session
+) -> None:
+    targets = _targets(demo_db, "dr.moscow")
+    demo_client.headers.update(f.bearer(demo_db, service.get_user(demo_db, username="dr.moscow")))
+    assert demo_client.get(f"/api/patients/{targets.outside.id}").status_code == 404
+    denied = demo_db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.username == "dr.moscow", AuditEvent.outcome == AuditOutcome.denied
+        )
+    ).all()
+    assert [e.patient_id for e in denied] == [targets.outside.id]
+
+
+def test_every_demo_account_signs_in_with_the_printed_password(
+    demo_client: TestClient, demo_db: Session
+) -> None:
+    roles = set()
+    for username in USERS:
+        signed = demo_client.post(
+            "/api/auth/token", json={"username": username, "password": DEMO_PASSWORD}
+        )
+        assert signed.status_code == 200, (username, signed.text)
+        roles |= {
+            g.role
+            for g in service.principal_for(
+                demo_db, service.get_user(demo_db, username=username), via="token"
+            ).grants
+        }
+    assert roles == set(AccessRole)
