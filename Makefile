@@ -41,10 +41,10 @@ typecheck: $(STAMP) ## mypy --strict over src
 	$(BIN)/mypy
 
 test: $(STAMP) chromium lint typecheck ## Lint, type-check and run the whole suite (SQLite, plus PostgreSQL when PUENTE_TEST_DATABASE_URL is set)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 test-fast: $(STAMP) ## The suite without the browser tests
-	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -n 2 -m "not browser"
 
 all: fmt test ## Format, then everything `test` does
 

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from puente.app import body_limit
+from puente.config import Settings
 from puente.enums import AccessRole
 from tests import factories as f
 
@@ -72,10 +74,11 @@ def test_the_walk_finds_the_write_routes(app: FastAPI) -> None:
 
 
 def test_an_oversized_body_is_refused_with_413_on_every_write_route(
-    admin: TestClient, app: FastAPI
+    admin: TestClient, app: FastAPI, settings: Settings
 ) -> None:
-    big = b'{"x": "' + b"a" * 1_100_000 + b'"}'
     for method, path, _op in _write_operations(app):
+        limit = body_limit(settings, _url(path))
+        big = b'{"x": "' + b"a" * (limit + 100_000) + b'"}'
         r = admin.request(
             method, _url(path), content=big, headers={"content-type": "application/json"}
         )

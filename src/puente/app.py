@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -19,6 +20,17 @@ from puente.i18n import current_language, negotiate, normalise_language
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
+# Files shared in a visit room stream in as the request body; the route caps
+# them at room_file_max_bytes itself (puente.visits.room.share_file).
+ROOM_UPLOAD = re.compile(r"^/api/visits/\d+/files$")
+
+
+def body_limit(settings: Settings, path: str) -> int:
+    if ROOM_UPLOAD.match(path):
+        return max(settings.max_body_bytes, settings.room_file_max_bytes)
+    return settings.max_body_bytes
+
+
 def _routers() -> list[tuple[str, object]]:
     from puente.access.api import router as access
     from puente.access.pages import router as access_pages
@@ -29,6 +41,12 @@ def _routers() -> list[tuple[str, object]]:
     from puente.network.api import router as network
     from puente.network.pages import router as network_pages
     from puente.people.api import router as people
+    from puente.reports.api import router as reports
+    from puente.reports.pages import router as report_pages
+    from puente.scheduling.api import router as scheduling
+    from puente.visits.api import router as visits
+    from puente.visits.pages import router as visit_pages
+    from puente.visits.room import router as visit_room
     from puente.web.pages import router as pages
 
     return [
@@ -37,11 +55,17 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", people),
         ("/api", catalog),
         ("/api", ledger),
+        ("/api", reports),
+        ("/api", scheduling),
+        ("/api", visits),
         ("/fhir", fhir),
         ("", pages),
         ("", access_pages),
         ("", network_pages),
         ("", catalog_pages),
+        ("", report_pages),
+        ("", visit_pages),
+        ("", visit_room),
     ]
 
 
@@ -78,11 +102,12 @@ def create_app(
         if length is not None:
             if not length.isdigit():
                 return problem(400, "Bad request", "Content-Length is not a number")
-            if int(length) > settings.max_body_bytes:
+            limit = body_limit(settings, request.url.path)
+            if int(length) > limit:
                 return problem(
                     413,
                     "Payload too large",
-                    f"The body is {length} bytes; the limit is {settings.max_body_bytes}.",
+                    f"The body is {length} bytes; the limit is {limit}.",
                 )
         language = (
             normalise_language(request.query_params.get("lang"), "")

@@ -273,5 +273,34 @@ def token(
     print(value)
 
 
+notify_app = typer.Typer(help="Notifications (the outbox).", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("run")
+def notify_run(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes")] = 5.0,
+) -> None:
+    """Send due notifications (log, SMTP e-mail, SMS gateway), retrying failures."""
+    from puente.notify.dispatcher import run
+    from puente.notify.senders import senders_from
+
+    settings = get_settings()
+    total = run(
+        _session_factory(),
+        senders=senders_from(settings),
+        public_url=settings.public_url,
+        once=once,
+        interval=interval,
+        report=lambda r: console.print(f"notifications: {r}"),
+    )
+    console.print(f"notifications: {total}")
+
+
+from puente.reports.cli import register as _register_reports  # noqa: E402
+
+_register_reports(app)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +46,24 @@ class Settings(BaseSettings):
     oidc_redirect_url: str | None = None
     # Keep the local password form beside the provider (a break-glass admin).
     oidc_allow_local_login: bool = False
+    # Virtual-visit rooms (docs/video.md): the STUN/TURN servers handed to the
+    # browsers, as a JSON list of RTCIceServer objects, e.g.
+    # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}].
+    # Empty: peer-to-peer on the same network only.
+    ice_servers: list[dict[str, Any]] = []
+    # Files shared in a visit room (images and PDF) are refused above this size.
+    room_file_max_bytes: int = 10_000_000
+    # Notifications (puente notify run). Links in messages start with public_url.
+    # Without SMTP / SMS settings every message is written to the log.
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "puente@localhost"
+    smtp_starttls: bool = True
+    sms_url: str | None = None
+    sms_token: SecretStr | None = None
 
     @property
     def oidc_enabled(self) -> bool:

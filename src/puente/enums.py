@@ -132,3 +132,54 @@ class AuditOutcome(StrEnum):
     success = "success"
     denied = "denied"
     failed = "failed"
+
+
+# Scheduling and virtual visits -------------------------------------------------
+
+
+class AppointmentStatus(StrEnum):
+    held = "held"  # a short hold while the patient confirms; expires
+    booked = "booked"
+    cancelled = "cancelled"
+    fulfilled = "fulfilled"
+    no_show = "no_show"
+
+
+class AppointmentPurpose(StrEnum):
+    visit = "visit"  # doctor–patient virtual or in-person visit
+    consult = "consult"  # remote consultation / case conference
+    campaign = "campaign"  # deferred-care recovery campaign
+    training = "training"
+
+
+class TriageDecision(StrEnum):
+    virtual = "virtual"
+    in_person = "in_person"
+    emergency = "emergency"
+
+
+class VisitStatus(StrEnum):
+    booked = "booked"  # has an appointment, not started
+    queued = "queued"  # on-demand queue, waiting for a clinician
+    lobby = "lobby"  # patient joined, waiting to be admitted
+    in_call = "in_call"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class VisitOutcome(StrEnum):
+    resolved_remotely = "resolved_remotely"
+    follow_up_virtual = "follow_up_virtual"
+    referred_in_person = "referred_in_person"
+    referred_emergency = "referred_emergency"
+
+
+class DocumentKind(StrEnum):
+    prescription = "prescription"
+    sick_leave = "sick_leave"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # gave up after the last retry

@@ -6,7 +6,10 @@ from puente.catalog import models as catalog_models
 from puente.db import Base
 from puente.ledger import models as ledger_models
 from puente.network import models as network_models
+from puente.notify import models as notify_models
 from puente.people import models as people_models
+from puente.scheduling import models as scheduling_models
+from puente.visits import models as visits_models
 
 __all__ = [
     "Base",
@@ -14,5 +17,8 @@ __all__ = [
     "catalog_models",
     "ledger_models",
     "network_models",
+    "notify_models",
     "people_models",
+    "scheduling_models",
+    "visits_models",
 ]

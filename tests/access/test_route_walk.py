@@ -4,9 +4,12 @@ are public. Fails when someone adds a route and forgets the permission."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIWebSocketRoute
 from fastapi.testclient import TestClient
+from starlette.routing import WebSocketRoute
 
 from tests.routes import mounts, served_routes
 
@@ -69,3 +72,38 @@ def test_pages_send_an_anonymous_browser_to_sign_in_and_the_api_answers_401(
     api = client.get("/api/auth/me")
     assert api.status_code == 401
     assert api.headers["content-type"] == "application/problem+json"
+
+
+# WebSockets carry no cookie check or bearer header of their own: each must
+# admit only holders of a short-lived token issued by a gated HTTP route
+# (puente.video.tokens.checks_room_token marks the endpoints that do).
+
+
+def websocket_routes(routes: Any = None, prefix: str = "", app: FastAPI | None = None) -> Any:
+    for route in routes if routes is not None else app.routes:  # type: ignore[union-attr]
+        if isinstance(route, APIWebSocketRoute | WebSocketRoute):
+            yield prefix + route.path, route.endpoint
+        elif hasattr(route, "original_router"):
+            yield from websocket_routes(
+                route.original_router.routes, prefix + route.include_context.prefix
+            )
+
+
+def test_every_websocket_route_checks_a_room_token(app: FastAPI) -> None:
+    sockets = dict(websocket_routes(app=app))
+    assert "/ws/visits/{visit_id}" in sockets  # a walk that sees none passes all
+    unchecked = [
+        p for p, endpoint in sockets.items() if not getattr(endpoint, "checks_room_token", False)
+    ]
+    assert unchecked == []
+
+
+def test_every_websocket_route_closes_on_a_caller_without_a_token(
+    client: TestClient, app: FastAPI
+) -> None:
+    for path, _endpoint in websocket_routes(app=app):
+        with client.websocket_connect(re.sub(r"\{[^}]+\}", "1", path)) as ws:
+            ws.send_json({"type": "join"})
+            message = ws.receive()
+            assert message["type"] == "websocket.close", path
+            assert message["code"] == 4401, path

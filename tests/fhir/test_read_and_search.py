@@ -38,7 +38,8 @@ def test_the_capability_statement_is_r4_and_lists_every_resource(registrar: Test
     assert status == 200
     assert body["fhirVersion"] == "4.0.1"
     resources = {r["type"]: r for r in body["rest"][0]["resource"]}
-    assert set(resources) == {*RESOURCE_TYPES, "AuditEvent"}
+    # Other features (scheduling, visits) add their types beside these.
+    assert {*RESOURCE_TYPES, "AuditEvent", "Schedule", "Slot", "Appointment"} <= set(resources)
     patient = resources["Patient"]
     assert {i["code"] for i in patient["interaction"]} == {
         "read",

@@ -26,10 +26,17 @@ class Permission(StrEnum):
     audit_read = "audit:read"
     user_admin = "user:admin"
     self_service = "self:service"
+    # Scheduling: see schedules and free slots; publish schedules; book.
+    schedule_read = "schedule:read"
+    schedule_write = "schedule:write"
+    appointment_book = "appointment:book"
+    # Virtual visits: hold and close a visit (clinicians); attend one (patients).
+    visit_conduct = "visit:conduct"
+    visit_attend = "visit:attend"
 
 
 P = Permission
-_EVERYONE = {P.network_read, P.catalog_read, P.self_service}
+_EVERYONE = {P.network_read, P.catalog_read, P.self_service, P.schedule_read}
 _STAFF = _EVERYONE | {P.practitioner_read}
 
 ROLE_PERMISSIONS: dict[R, frozenset[Permission]] = {
@@ -45,14 +52,25 @@ ROLE_PERMISSIONS: dict[R, frozenset[Permission]] = {
             P.ledger_read,
             P.ledger_write,
             P.audit_read,
+            # The facility's call centre books on patients' behalf.
+            P.schedule_write,
+            P.appointment_book,
         }
     ),
-    R.clinician: frozenset(_STAFF | {P.patient_read, P.patient_write}),
-    R.hub_coordinator: frozenset(_STAFF | {P.patient_read, P.ledger_read}),
-    R.hub_specialist: frozenset(_STAFF | {P.patient_read, P.patient_write}),
-    R.campaign_planner: frozenset(_STAFF | {P.patient_read, P.ledger_read, P.ledger_write}),
+    R.clinician: frozenset(
+        _STAFF
+        | {P.patient_read, P.patient_write, P.schedule_write, P.appointment_book, P.visit_conduct}
+    ),
+    R.hub_coordinator: frozenset(_STAFF | {P.patient_read, P.ledger_read, P.appointment_book}),
+    R.hub_specialist: frozenset(
+        _STAFF | {P.patient_read, P.patient_write, P.schedule_write, P.visit_conduct}
+    ),
+    R.campaign_planner: frozenset(
+        _STAFF
+        | {P.patient_read, P.ledger_read, P.ledger_write, P.schedule_write, P.appointment_book}
+    ),
     # A patient reads their own record only; the scope check narrows it to them.
-    R.patient: frozenset(_EVERYONE | {P.patient_read}),
+    R.patient: frozenset(_EVERYONE | {P.patient_read, P.appointment_book, P.visit_attend}),
 }
 
 

@@ -22,28 +22,30 @@ from puente.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-# English msgids, translated in catalog.po.
-KIND_LABELS: dict[ServiceKind, str] = {
-    ServiceKind.consultation: "Consultations",
-    ServiceKind.surgery: "Surgery",
-    ServiceKind.screening: "Screening",
-    ServiceKind.transplant: "Transplants",
-    ServiceKind.donation: "Organ and tissue donation",
-    ServiceKind.procedure: "Procedures",
-    ServiceKind.vaccination: "Vaccination",
-    ServiceKind.social_work: "Social work",
-    ServiceKind.nutrition: "Nutrition",
-    ServiceKind.imaging: "Imaging",
-    ServiceKind.diagnostics: "Diagnostics",
-    ServiceKind.dentistry: "Dentistry",
-    ServiceKind.remote_consultation: "Remote consultation",
-    ServiceKind.training: "Training",
-    ServiceKind.family_planning: "Family planning",
-}
+
+def kind_labels() -> dict[ServiceKind, str]:
+    """Each kind's heading in the current request's language (catalog.po)."""
+    return {
+        ServiceKind.consultation: _("Consultations"),
+        ServiceKind.surgery: _("Surgery"),
+        ServiceKind.screening: _("Screening"),
+        ServiceKind.transplant: _("Transplants"),
+        ServiceKind.donation: _("Organ and tissue donation"),
+        ServiceKind.procedure: _("Procedures"),
+        ServiceKind.vaccination: _("Vaccination"),
+        ServiceKind.social_work: _("Social work"),
+        ServiceKind.nutrition: _("Nutrition"),
+        ServiceKind.imaging: _("Imaging"),
+        ServiceKind.diagnostics: _("Diagnostics"),
+        ServiceKind.dentistry: _("Dentistry"),
+        ServiceKind.remote_consultation: _("Remote consultation"),
+        ServiceKind.training: _("Training"),
+        ServiceKind.family_planning: _("Family planning"),
+    }
 
 
 def kind_label(kind: ServiceKind) -> str:
-    return _(KIND_LABELS.get(kind, kind.value))
+    return kind_labels().get(kind, kind.value)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,6 @@ def catalog_page(
         "catalog/services.html",
         sections=sections,
         total=found.total,
-        kinds=[(k.value, kind_label(k)) for k in ServiceKind],
+        kinds=[(k.value, label) for k, label in kind_labels().items()],
         filters={"kind": kind.value if kind else "", "q": text or ""},
     )

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import import_module
 from random import Random
 from typing import Any
 
@@ -206,6 +207,8 @@ PHASES: list[tuple[str, Callable[[World], None]]] = [
     ("practitioners", _practitioners),
     ("patients", _patients),
     ("demo accounts", _accounts),
+    ("ledger history", lambda world: import_module("puente.demo.ledger").load_ledger(world)),
+    ("virtual visits", lambda world: import_module("puente.demo.visits").load_visits(world)),
 ]
 
 

@@ -17,11 +17,13 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from puente import __version__
-from puente.access.gate import SignedIn, enforce
+from puente.access.gate import SignedIn, enforce, requires
 from puente.access.patients import PatientAccess, PatientWrites
 from puente.access.policy import Permission
+from puente.access.principal import Principal
 from puente.deps import DB
 from puente.errors import FieldError, PuenteError, validation_errors
+from puente.fhir import scheduling as fhir_scheduling
 from puente.fhir import service
 from puente.fhir.audit import read_audit_event, search_audit_events
 from puente.fhir.bundle import searchset
@@ -129,6 +131,22 @@ def update_patient(
     return _resource_response(to_fhir_patient(patient))
 
 
+@router.post("/Appointment", summary="Book an Appointment (a Slot, for a Patient)")
+def create_appointment(
+    db: DB,
+    request: Request,
+    user: Annotated[Principal, requires(Permission.appointment_book)],
+    resource: ResourceBody,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=100)] = None,
+) -> FhirResponse:
+    appointment, created = fhir_scheduling.create_appointment(
+        db, request=request, principal=user, resource=resource, idempotency_key=idempotency_key
+    )
+    response = _resource_response(appointment, 201 if created else 200)
+    response.headers["Location"] = f"{_base(request)}/Appointment/{appointment['id']}"
+    return response
+
+
 # What each resource type needs; Patient reads are further narrowed to the
 # patients the user may see (PatientAccess), AuditEvent to their scope.
 TYPE_PERMISSION = {
@@ -139,6 +157,11 @@ TYPE_PERMISSION = {
     "PractitionerRole": Permission.practitioner_read,
     "Patient": Permission.patient_read,
     "AuditEvent": Permission.audit_read,
+    "Schedule": Permission.schedule_read,
+    "Slot": Permission.schedule_read,
+    "Appointment": Permission.patient_read,
+    "MeasureReport": Permission.ledger_read,
+    "Encounter": Permission.patient_read,
 }
 
 

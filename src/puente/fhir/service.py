@@ -19,8 +19,11 @@ from puente.access.patients import PatientAccess
 from puente.enums import BridgePointStatus, FacilityKind, Tier
 from puente.errors import FieldError, NotFound, PreconditionFailed
 from puente.fhir import mapping as m
+from puente.fhir import measure
 from puente.fhir import repository as repo
+from puente.fhir import scheduling as sched
 from puente.fhir import search as s
+from puente.fhir import visits as enc
 from puente.fhir.outcome import FIELD_TO_EXPRESSION, FhirError
 from puente.fhir.validation import validate
 from puente.people import service as people
@@ -65,6 +68,8 @@ def read(
     (otherwise 404, as for an id that does not exist)."""
     if resource_type not in SEARCHES:
         raise unknown_type(resource_type)
+    if resource_type == "MeasureReport":  # computed, not stored: searched, never read by id
+        raise _not_found(resource_type, id_)
     key = _parse_id(resource_type, id_)
     try:
         if resource_type in ("Organization", "Location"):
@@ -81,6 +86,10 @@ def read(
             return m.to_fhir_practitioner(people.get_practitioner(session, practitioner_id=key))
         if resource_type == "PractitionerRole":
             return m.to_fhir_practitioner_role(people.get_role(session, role_id=key))
+        if resource_type in sched.TYPES:
+            return sched.read(session, resource_type=resource_type, key=key, access=access)
+        if resource_type in enc.TYPES:
+            return enc.read(session, resource_type=resource_type, key=key, access=access)
         if access is not None:
             access.check(key, action="read", field="Patient.id")
         patient = people.get_patient(session, patient_id=key)
@@ -203,6 +212,18 @@ def _search_patients(
 
 Search = Callable[[Session, s.Params, s.Paging], Found]
 
+
+def _scheduling_search(resource_type: str) -> Search:
+    def run(session: Session, p: s.Params, page: s.Paging) -> Found:
+        return Found(*sched.search(session, resource_type=resource_type, params=p, page=page))
+
+    return run
+
+
+def _encounter_search(session: Session, p: s.Params, page: s.Paging) -> Found:
+    return Found(*enc.search(session, resource_type="Encounter", params=p, page=page))
+
+
 # resource type → (search function, {parameter: FHIR search type})
 SEARCHES: dict[str, tuple[Search, dict[str, str]]] = {
     "Organization": (
@@ -220,6 +241,10 @@ SEARCHES: dict[str, tuple[Search, dict[str, str]]] = {
         _search_patients,
         {"identifier": "token", "name": "string", "birthdate": "date"},
     ),
+    **{kind: (_scheduling_search(kind), known) for kind, known in sched.SEARCH_PARAMS.items()},
+    **{kind: (_encounter_search, known) for kind, known in enc.SEARCH_PARAMS.items()},
+    # Figures of the ledger (puente.fhir.measure); searched with the caller's scope below.
+    "MeasureReport": (lambda _s, _p, _page: Found([], 0), measure.SEARCH_PARAMS),
 }
 
 
@@ -239,6 +264,20 @@ def search(
     page = s.paging(params)
     if resource_type == "Patient":
         return _search_patients(session, params, page, access), page
+    if resource_type == "MeasureReport":
+        if access is None:
+            raise unknown_type(resource_type)
+        return Found(*measure.search(session, params, access.principal)), page
+    if resource_type in enc.TYPES:  # patient data: limited to what access may see
+        found = enc.search(
+            session, resource_type=resource_type, params=params, page=page, access=access
+        )
+        return Found(*found), page
+    if resource_type == "Appointment":  # patient data: limited to what access may see
+        found = sched.search(
+            session, resource_type=resource_type, params=params, page=page, access=access
+        )
+        return Found(*found), page
     return run(session, params, page), page
 
 
@@ -388,6 +427,8 @@ def capability_statement(*, software_version: str, date_: str) -> Resource:
                 updateCreate=False,
                 readHistory=False,
             )
+        if kind == "Appointment":
+            interactions += [{"code": "create"}]
         entry["interaction"] = interactions
         entry["searchParam"] = [
             {"name": name, "type": kind_}

@@ -1,0 +1,282 @@
+"""Dashboard queries over a big ledger, on PostgreSQL.
+
+    PUENTE_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/puente \\
+        .venv/bin/python bench/reports.py [--rows 10000000] [--repeat 30]
+
+(PUENTE_TEST_DATABASE_URL is used when the first is not set.) The run takes a
+sibling database ``<name>_reports_bench``, which it empties. It builds four
+programs shaped like the demo world's (a recovery campaign at 60 units, 40
+polyclinics with virtual visits, 1,000 bridge points of a remote-care
+network, 20 export clinics with foreign patients) plus 2,000 facilities
+outside any program, then generates ``--rows`` ledger entries server-side
+(``INSERT … SELECT generate_series``, no round trips) and sums them into the
+rollup in one statement — what ``record_many`` does, in bulk.
+
+Each dashboard query (the exact calls the dashboard pages make, through
+:func:`puente.reports.service.compute`) runs ``--repeat`` times; p50 and p95
+are printed, and beside them the time of the same figure summed from the raw
+ledger entries. The last line on stdout is one JSON object with everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, func, make_url, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from puente.catalog.models import Service
+from puente.catalog.service import sync_catalog
+from puente.db import make_engine
+from puente.enums import FacilityKind, ProgramKind, RegionLevel, Tier
+from puente.ledger.models import LedgerEntry, LedgerRollup
+from puente.migrate import upgrade
+from puente.network.models import Country, Facility, Program, ProgramEnrolment, Region
+from puente.reports import service
+from puente.reports.indicators import Breakdown
+from puente.reports.service import Filters
+
+# name: (share of rows, country, facilities, first day, days, services, citizenships)
+SHAPES: dict[str, tuple[float, str, int, date, int, list[str], list[str]]] = {
+    "recovery": (0.10, "MX", 60, date(2021, 5, 14), 3,
+                 ["surgery-general", "consult-family-medicine", "consult-cardiology",
+                  "screen-mammography", "screen-diabetes", "screen-hypertension"], []),
+    "virtual": (0.35, "RU", 40, date(2022, 2, 1), 240,
+                ["virtual-visit", "virtual-ari-covid", "in-person-visit-avoided"], []),
+    "remote": (0.15, "VN", 1000, date(2020, 9, 1), 660,
+               ["remote-consultation", "remote-case-conference", "tele-education"], []),
+    "export": (0.10, "RU", 20, date(2018, 1, 1), 730,
+               ["diagnostics", "consult-gynecology", "surgery-general", "dental-treatment"],
+               ["KZ", "UZ", "TJ", "AZ", "AM", "CN"]),
+    "background": (0.30, "MX", 2000, date(2021, 1, 1), 365,
+                   ["consult-family-medicine", "consult-pediatrics", "screen-diabetes",
+                    "imaging-xray", "diagnostics-laboratory"], []),
+}  # fmt: skip
+PROGRAMS = {
+    "recovery": ("bench-recovery", ProgramKind.deferred_care_recovery),
+    "virtual": ("bench-virtual", ProgramKind.virtual_visits),
+    "remote": ("bench-remote", ProgramKind.remote_care_network),
+    "export": ("bench-export", ProgramKind.medical_services_export),
+}
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _database(base: str) -> str:
+    parsed = make_url(base)
+    name = f"{parsed.database}_reports_bench"
+    admin = make_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = parsed.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def _world(session: Session) -> dict[str, tuple[int, int]]:
+    """Facilities of every shape; returns shape → (first facility id, last)."""
+    sync_catalog(session)
+    for code, name in (("MX", "Mexico"), ("RU", "Russia"), ("VN", "Viet Nam")):
+        session.add(Country(code=code, name=name, default_timezone="UTC"))
+    session.flush()
+    regions: dict[str, list[int]] = {}
+    for country in ("MX", "RU", "VN"):
+        rows = [
+            Region(code=f"{country}-R{n:02d}", name=f"{country} region {n}",
+                   level=RegionLevel.region, country_code=country)
+            for n in range(32)
+        ]  # fmt: skip
+        session.add_all(rows)
+        session.flush()
+        regions[country] = [r.id for r in rows]
+    spans: dict[str, tuple[int, int]] = {}
+    for shape, (_share, country, count, first, _days, _s, _c) in SHAPES.items():
+        rows = [
+            Facility(code=f"B-{shape[:3].upper()}-{n:04d}", name=f"{shape} {n}",
+                     tier=Tier.level2, kind=FacilityKind.general_hospital,
+                     region_id=regions[country][n % 32], country_code=country, timezone="UTC")
+            for n in range(count)
+        ]  # fmt: skip
+        session.add_all(rows)
+        session.flush()
+        spans[shape] = (rows[0].id, rows[-1].id)
+        if shape in PROGRAMS:
+            code, kind = PROGRAMS[shape]
+            program = Program(code=code, name=code, kind=kind, country_code=country)
+            session.add(program)
+            session.flush()
+            session.add_all(
+                ProgramEnrolment(program_id=program.id, facility_id=f.id,
+                                 start_date=date.fromordinal(first.toordinal() - 60 + n % 60))
+                for n, f in enumerate(rows)
+            )  # fmt: skip
+    session.flush()
+    return spans
+
+
+_GENERATE = """
+INSERT INTO ledger_entry (facility_id, day, service_id, count, mode, campaign_code,
+                          citizenship, patient_id, source, source_ref, recorded_at)
+SELECT CAST(:first_facility AS int) + floor(random() * :facilities)::int,
+       CAST(:first_day AS date) + floor(random() * :days)::int,
+       (CAST(:services AS int[]))[1 + floor(random() * :n_services)::int],
+       1 + floor(random() * random() * 4)::int,
+       :mode, :campaign,
+       CASE WHEN :n_citizenships = 0 THEN NULL
+            ELSE (CAST(:citizenships AS varchar[]))[1 + floor(random() * :n_citizenships)::int] END,
+       NULL, 'import', NULL, now()
+FROM generate_series(1, :rows)
+"""
+_ROLLUP = """
+INSERT INTO ledger_rollup (facility_id, day, service_id, mode, campaign_code, citizenship,
+                           count, entries)
+SELECT facility_id, day, service_id, mode, coalesce(campaign_code, ''),
+       coalesce(citizenship, ''), sum(count), count(*)
+FROM ledger_entry GROUP BY 1, 2, 3, 4, 5, 6
+"""
+
+
+def _generate(engine: Engine, spans: dict[str, tuple[int, int]], rows: int) -> None:
+    with engine.begin() as conn:
+        services = dict(conn.execute(select(Service.code, Service.id)).all())
+        for shape, (share, _country, count, first, days, codes, nations) in SHAPES.items():
+            n = int(rows * share)
+            started = time.perf_counter()
+            conn.execute(
+                text(_GENERATE),
+                {
+                    "first_facility": spans[shape][0],
+                    "facilities": count,
+                    "first_day": first,
+                    "days": days,
+                    "services": [services[c] for c in codes],
+                    "n_services": len(codes),
+                    "mode": "virtual" if shape in ("virtual", "remote") else "in_person",
+                    "campaign": "bench-day" if shape == "recovery" else None,
+                    "citizenships": nations or ["XX"],
+                    "n_citizenships": len(nations),
+                    "rows": n,
+                },
+            )
+            _log(f"  {shape}: {n:,} entries in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        conn.execute(text(_ROLLUP))
+        _log(f"  rollup summed in {time.perf_counter() - started:.1f} s")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE ledger_entry"))
+        conn.execute(text("VACUUM ANALYZE ledger_rollup"))
+
+
+def _queries() -> list[tuple[str, str, Filters, list[Breakdown]]]:
+    """The calls a dashboard page makes, per program (see reports/pages.py)."""
+    out: list[tuple[str, str, Filters, list[Breakdown]]] = []
+    mains = {"recovery": "services", "virtual": "teleconsultations",
+             "remote": "remote-consultations", "export": "foreign-patients"}  # fmt: skip
+    times = {"recovery": Breakdown.day, "virtual": Breakdown.month, "remote": Breakdown.month,
+             "export": Breakdown.month}  # fmt: skip
+    for shape, main in mains.items():
+        f = Filters(program=PROGRAMS[shape][0])
+        out += [
+            (f"{shape}:total", main, f, []),
+            (f"{shape}:by_country", main, f, [Breakdown.country]),
+            (f"{shape}:by_region", main, f.narrowed(country=SHAPES[shape][1]), [Breakdown.region]),
+            (f"{shape}:over_time", main, f, [times[shape]]),
+            (f"{shape}:ranking", main, f, [Breakdown.service]),
+            (f"{shape}:enrolled", "facilities-enrolled", f, [Breakdown.month]),
+        ]
+        if shape == "export":
+            out.append((f"{shape}:citizenships", main, f, [Breakdown.citizenship]))
+        if shape == "recovery":
+            out.append((f"{shape}:surgeries", "surgeries", f, []))
+        if shape == "virtual":
+            out.append((f"{shape}:visits_avoided", "visits-avoided", f, []))
+    return out
+
+
+def _time(call: Any, repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, max(0, round(0.95 * len(samples)) - 1))]
+    return statistics.median(samples), p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--raw-repeat", type=int, default=3)
+    args = parser.parse_args()
+    base = os.environ.get("PUENTE_BENCH_DATABASE_URL") or os.environ.get("PUENTE_TEST_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        sys.exit("Set PUENTE_BENCH_DATABASE_URL (or PUENTE_TEST_DATABASE_URL) to PostgreSQL.")
+    url = _database(base)
+    upgrade(url)
+    engine = make_engine(url)
+    factory = sessionmaker(bind=engine)
+    started = time.perf_counter()
+    with factory.begin() as session:
+        spans = _world(session)
+    _log(f"Generating {args.rows:,} ledger entries …")
+    _generate(engine, spans, args.rows)
+    generated = time.perf_counter() - started
+    with factory() as session:
+        entries = int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
+        rollup = int(session.scalar(select(func.count()).select_from(LedgerRollup)) or 0)
+    _log(f"{entries:,} entries, {rollup:,} rollup rows, built in {generated:.0f} s")
+    results: dict[str, dict[str, float]] = {}
+    _log(f"{'query':28} {'p50 ms':>8} {'p95 ms':>8} {'raw rows ms':>12}")
+    with factory() as session:
+        for name, code, filters, by in _queries():
+
+            def live(code: str = code, filters: Filters = filters, by: Any = by) -> Any:
+                return service.compute(session, code, filters, by=by)
+
+            def raw(code: str = code, filters: Filters = filters, by: Any = by) -> Any:
+                return service.compute(session, code, filters, by=by, from_entries=True)
+
+            live()  # warm the cache as a dashboard in use would be
+            p50, p95 = _time(live, args.repeat)
+            raw_p50 = _time(raw, args.raw_repeat)[0] if not code.startswith("facilities") else 0.0
+            results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
+                             "raw_entries_ms": round(raw_p50, 1)}  # fmt: skip
+            _log(f"{name:28} {p50:8.1f} {p95:8.1f} {raw_p50:12.1f}")
+    worst = max(r["p95_ms"] for r in results.values())
+    print(
+        json.dumps(
+            {
+                "bench": "reports",
+                "entries": entries,
+                "rollup_rows": rollup,
+                "build_seconds": round(generated, 1),
+                "repeat": args.repeat,
+                "worst_p95_ms": worst,
+                "bound_ms": 200,
+                "within_bound": worst < 200,
+                "queries": results,
+            }
+        )
+    )
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

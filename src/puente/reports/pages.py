@@ -1,0 +1,380 @@
+"""Pages of `reports`: one live dashboard per program.
+
+Each dashboard reads the rollup when the page is asked for, so a ledger row
+recorded a moment ago is already in every figure. Charts are drawn in the
+browser by Plotly, whose script Puente serves itself from the installed
+``plotly`` package (no CDN). The drill-down goes country → region →
+facility (→ services of that facility); the area table exports as CSV or
+XLSX and the bulletin of the period is one link away in every language.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from puente import i18n
+from puente.access.gate import requires
+from puente.access.policy import Permission
+from puente.access.principal import Principal
+from puente.access.service import FacilityScope, facility_scope
+from puente.deps import DB
+from puente.enums import ProgramKind
+from puente.errors import NotFound
+from puente.network.models import Facility, Program, Region
+from puente.reports import service
+from puente.reports.indicators import INDICATORS, Breakdown
+from puente.reports.service import Filters
+from puente.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, requires(Permission.ledger_read)]
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a program's dashboard shows."""
+
+    main: str  # the indicator of the bars, lines, ranking and table
+    kpis: tuple[str, ...]
+    lines: tuple[str, ...]  # indicators drawn over time
+    time: Breakdown
+    citizenships: bool = False
+
+
+LAYOUTS = {
+    ProgramKind.deferred_care_recovery: Layout(
+        "services",
+        (
+            "surgeries",
+            "specialty-consultations",
+            "family-medicine-consultations",
+            "screenings",
+            "transplants",
+            "facilities-enrolled",
+        ),
+        ("services", "surgeries"),
+        Breakdown.day,
+    ),
+    ProgramKind.virtual_visits: Layout(
+        "teleconsultations",
+        ("teleconsultations", "visits-avoided", "unique-patients", "facilities-enrolled"),
+        ("teleconsultations", "visits-avoided"),
+        Breakdown.month,
+    ),
+    ProgramKind.remote_care_network: Layout(
+        "remote-consultations",
+        ("remote-consultations", "tele-education", "virtual-services", "facilities-enrolled"),
+        ("remote-consultations", "tele-education"),
+        Breakdown.month,
+    ),
+    ProgramKind.medical_services_export: Layout(
+        "foreign-patients",
+        ("foreign-patients", "services", "facilities-enrolled"),
+        ("foreign-patients",),
+        Breakdown.month,
+        citizenships=True,
+    ),
+}
+
+# Plotly's separators: decimal mark, then thousands.
+SEPARATORS = {"en": ".,", "es": ".,", "ru": ",\u00a0", "vi": ",."}
+
+
+@cache
+def _plotly_js() -> bytes:
+    import plotly
+
+    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+
+
+@router.get("/figures/assets/plotly.min.js")
+def plotly_script(user: Reader) -> Response:
+    return Response(
+        _plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
+@router.get("/figures/assets/dashboard.js")
+def dashboard_script(user: Reader) -> Response:
+    return Response(
+        (STATIC / "dashboard.js").read_bytes(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
+@router.get("/figures", response_class=HTMLResponse)
+def index(request: Request, db: DB, user: Reader) -> HTMLResponse:
+    programs = db.scalars(select(Program).order_by(Program.kind, Program.code)).all()
+    lang = i18n.current_language.get()
+    return render(
+        request,
+        "reports/index.html",
+        programs=programs,
+        indicators=list(INDICATORS.values()),
+        ilang=lang,
+    )
+
+
+@dataclass
+class Drill:
+    program: Program
+    start: date
+    end: date
+    country: str | None
+    region: Region | None
+    facility: Facility | None
+
+    def filters(self) -> Filters:
+        return Filters(
+            start=self.start,
+            end=self.end,
+            program=self.program.code,
+            country=self.country,
+            region=self.region.code if self.region else None,
+            facilities=(self.facility.code,) if self.facility else (),
+        )
+
+    @property
+    def level(self) -> Breakdown:
+        if self.facility:
+            return Breakdown.service
+        if self.region:
+            return Breakdown.facility
+        if self.country:
+            return Breakdown.region
+        return Breakdown.country
+
+    def query(self, **changes: Any) -> str:
+        values: dict[str, Any] = {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "country": self.country,
+            "region": self.region.code if self.region else None,
+            "facility": self.facility.code if self.facility else None,
+        }
+        values.update(changes)
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def _drill(
+    db: Session,
+    scope: FacilityScope,
+    program: Program,
+    start: date | None,
+    end: date | None,
+    country: str | None,
+    region: str | None,
+    facility: str | None,
+) -> Drill:
+    found_facility = (
+        db.scalar(select(Facility).where(Facility.code == facility)) if facility else None
+    )
+    found_region = db.scalar(select(Region).where(Region.code == region)) if region else None
+    if found_facility is not None:
+        country = found_facility.country_code
+        if found_region is None:
+            found_region = db.get(Region, found_facility.region_id)
+            if found_region is not None and found_region.parent_id is not None:
+                found_region = db.get(Region, found_region.parent_id)
+    if found_region is not None:
+        country = found_region.country_code
+    period = service.period_of(db, Filters(program=program.code), scope)
+    first, last = period or (date.today(), date.today())
+    return Drill(
+        program,
+        start or first,
+        end or last,
+        country.upper() if country else None,
+        found_region,
+        found_facility,
+    )
+
+
+def _chart(kind: str, title: str, x: list[Any], y: list[Any], **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "title": title, "x": x, "y": y, **extra}
+
+
+@router.get("/figures/{program_code}", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    db: DB,
+    user: Reader,
+    program_code: str,
+    start: date | None = None,
+    end: date | None = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    region: Annotated[str | None, Query(max_length=32)] = None,
+    facility: Annotated[str | None, Query(max_length=32)] = None,
+) -> HTMLResponse:
+    program = db.scalar(select(Program).where(Program.code == program_code))
+    if program is None:
+        raise NotFound(f"No program '{program_code}'.")
+    lang = i18n.current_language.get()
+    scope = facility_scope(db, user, Permission.ledger_read)
+    drill = _drill(db, scope, program, start, end, country, region, facility)
+    layout = LAYOUTS[program.kind]
+    filters = drill.filters()
+
+    def figure(code: str, by: list[Breakdown], limit: int | None = None) -> service.Result:
+        return service.compute(db, code, filters, by=by, scope=scope, lang=lang, limit=limit)
+
+    kpis = [(INDICATORS[code], figure(code, []).total) for code in layout.kpis]
+    main = INDICATORS[layout.main]
+    areas = figure(layout.main, [drill.level])
+    charts = [
+        _chart(
+            "bar",
+            f"{main.label(lang)} — {i18n.gettext(LEVEL_TITLES[drill.level], lang)}",
+            [r.labels[drill.level.value] for r in areas.rows[:40]],
+            [r.value for r in areas.rows[:40]],
+        )
+    ]
+    series = []
+    for code in layout.lines:
+        over_time = figure(code, [layout.time])
+        series.append(
+            {
+                "name": INDICATORS[code].label(lang),
+                "x": [r.keys[layout.time.value] for r in over_time.rows],
+                "y": [r.value for r in over_time.rows],
+            }
+        )
+    charts.append({"kind": "lines", "title": i18n.gettext("Over time", lang), "series": series})
+    ranking = figure(layout.main, [Breakdown.service], limit=15)
+    charts.append(
+        _chart(
+            "hbar",
+            f"{main.label(lang)} — {i18n.gettext('Ranking of services', lang)}",
+            [r.labels["service"] for r in reversed(ranking.rows)],
+            [r.value for r in reversed(ranking.rows)],
+        )
+    )
+    if layout.citizenships:
+        top = figure("foreign-patients", [Breakdown.citizenship], limit=12)
+        charts.append(
+            _chart(
+                "hbar",
+                i18n.gettext("Top citizenships of foreign patients", lang),
+                [r.labels["citizenship"] for r in reversed(top.rows)],
+                [r.value for r in reversed(top.rows)],
+            )
+        )
+    enrolled = figure("facilities-enrolled", [Breakdown.month])
+    charts.append(
+        _chart(
+            "step",
+            i18n.gettext("Facilities enrolled over time", lang),
+            [r.keys["month"] for r in enrolled.rows],
+            [r.value for r in enrolled.rows],
+        )
+    )
+    crumbs = _crumbs(db, drill, lang)
+    rows = [
+        {
+            "label": r.labels[drill.level.value],
+            "code": r.keys[drill.level.value],
+            "value": r.value,
+            "href": _drill_href(drill, r.keys[drill.level.value]),
+        }
+        for r in areas.rows
+    ]
+    export_query = urlencode(
+        [
+            *[(k, v) for k, v in _api_filters(drill).items() if v],
+            ("by", drill.level.value),
+        ]
+    )
+    bulletin_query = urlencode(
+        {
+            "program": program.code,
+            "start": drill.start.isoformat(),
+            "end": drill.end.isoformat(),
+            **({"country": drill.country} if drill.country else {}),
+        }
+    )
+    return render(
+        request,
+        "reports/dashboard.html",
+        program=program,
+        drill=drill,
+        kpis=kpis,
+        ilang=lang,
+        main=main,
+        total=areas.total,
+        rows=rows,
+        level_title=LEVEL_TITLES[drill.level],
+        crumbs=crumbs,
+        charts_json=json.dumps(
+            {"charts": charts, "separators": SEPARATORS.get(lang, ".,")}, ensure_ascii=False
+        ).replace("</", "<\\/"),
+        export_query=export_query,
+        bulletin_query=bulletin_query,
+        indicator_code=layout.main,
+    )
+
+
+LEVEL_TITLES = {
+    Breakdown.country: "By country",
+    Breakdown.region: "By region",
+    Breakdown.facility: "By facility",
+    Breakdown.service: "By service",
+}
+
+
+def _api_filters(drill: Drill) -> dict[str, str | None]:
+    return {
+        "program": drill.program.code,
+        "start": drill.start.isoformat(),
+        "end": drill.end.isoformat(),
+        "country": drill.country,
+        "region": drill.region.code if drill.region else None,
+        "facility": drill.facility.code if drill.facility else None,
+    }
+
+
+def _drill_href(drill: Drill, code: str) -> str | None:
+    base = f"/figures/{drill.program.code}?"
+    if drill.level == Breakdown.country:
+        return base + drill.query(country=code)
+    if drill.level == Breakdown.region:
+        return base + drill.query(region=code)
+    if drill.level == Breakdown.facility:
+        return base + drill.query(facility=code)
+    return None
+
+
+def _crumbs(db: Session, drill: Drill, lang: str) -> list[tuple[str, str]]:
+    base = f"/figures/{drill.program.code}?"
+    out = [
+        (
+            i18n.gettext("All countries", lang),
+            base + drill.query(country=None, region=None, facility=None),
+        )
+    ]
+    if drill.country:
+        out.append(
+            (
+                i18n.country_name(drill.country, lang),
+                base + drill.query(region=None, facility=None),
+            )
+        )
+    if drill.region:
+        out.append((drill.region.name, base + drill.query(facility=None)))
+    if drill.facility:
+        out.append((drill.facility.name, base + drill.query()))
+    return out

@@ -1,0 +1,690 @@
+"""Figures: every indicator of :mod:`puente.reports.indicators`, computed
+over the ledger and the network.
+
+Counts are summed from ``ledger_rollup``, which :func:`puente.ledger.service.record`
+keeps in step with the entries in the same transaction — so a new ledger row
+shows in every figure at once, and no figure waits for a nightly rebuild.
+Unique patients are the one figure read from the entries (a rollup cannot
+count distinct people). Figures never carry a patient's identity.
+
+Facility attributes (country, region, tier, program, the reader's scope) are
+resolved first to a list of facility ids from the small network tables, so
+the big table is read through its primary key (facility, day, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    any_,
+    cast,
+    distinct,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from puente import i18n
+from puente.access.service import FacilityScope
+from puente.catalog.models import Service, Specialty
+from puente.catalog.service import label as catalog_label
+from puente.enums import Mode, Tier
+from puente.errors import FieldError, NotFound, Unprocessable
+from puente.ledger.models import LedgerEntry, LedgerRollup
+from puente.network.models import Facility, Program, ProgramEnrolment, Region
+from puente.reports.indicators import INDICATORS, Breakdown, Indicator, Measure
+
+TIME_KEYS = {Breakdown.day, Breakdown.week, Breakdown.month}
+FACILITY_KEYS = {Breakdown.country, Breakdown.region, Breakdown.tier}
+SERVICE_KEYS = {Breakdown.specialty, Breakdown.kind}
+
+TIER_LABELS = {
+    "central": "Central",
+    "provincial": "Provincial",
+    "district": "District",
+    "commune": "Commune",
+    "level3": "Third level of care",
+    "level2": "Second level of care",
+    "level1": "First level of care",
+}
+MODE_LABELS = {"in_person": "In person", "virtual": "Virtual"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to count. Empty tuples and None mean "no filter"."""
+
+    start: date | None = None
+    end: date | None = None
+    campaign: str | None = None
+    program: str | None = None
+    mode: Mode | None = None
+    citizenship: tuple[str, ...] = ()
+    foreign: bool | None = None
+    tiers: tuple[Tier, ...] = ()
+    country: str | None = None
+    region: str | None = None
+    facilities: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    def narrowed(self, **changes: Any) -> Filters:
+        return replace(self, **changes)
+
+
+@dataclass
+class Row:
+    keys: dict[str, str]
+    labels: dict[str, str]
+    value: float | int | None
+
+
+@dataclass
+class Result:
+    indicator: str
+    measure: Measure
+    total: float | int | None
+    by: tuple[Breakdown, ...]
+    rows: list[Row] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indicator": self.indicator,
+            "measure": self.measure.value,
+            "total": self.total,
+            "by": [b.value for b in self.by],
+            "rows": [{"keys": r.keys, "labels": r.labels, "value": r.value} for r in self.rows],
+        }
+
+
+def indicator(code: str) -> Indicator:
+    found = INDICATORS.get(code)
+    if found is None:
+        raise NotFound(
+            f"No indicator '{code}'.",
+            errors=[FieldError("indicator", f"unknown; one of {', '.join(INDICATORS)}")],
+        )
+    return found
+
+
+def _unknown(field_name: str, value: str) -> Unprocessable:
+    return Unprocessable(
+        f"Unknown {field_name} '{value}'.", errors=[FieldError(field_name, f"unknown '{value}'")]
+    )
+
+
+# Resolving filters to ids (small tables).
+
+
+def program_by_code(session: Session, code: str) -> Program:
+    found = session.scalar(select(Program).where(Program.code == code))
+    if found is None:
+        raise _unknown("program", code)
+    return found
+
+
+def _region_ids(session: Session, code: str) -> list[int]:
+    root = session.scalar(select(Region.id).where(Region.code == code))
+    if root is None:
+        raise _unknown("region", code)
+    ids, frontier = [root], [root]
+    while frontier:
+        frontier = list(session.scalars(select(Region.id).where(Region.parent_id.in_(frontier))))
+        ids += frontier
+    return ids
+
+
+def facility_ids(
+    session: Session, filters: Filters, scope: FacilityScope | None, *, program: bool = True
+) -> list[int] | None:
+    """The facilities a figure may sum over; None when every facility.
+    ``program=False`` leaves program membership to the caller's own terms."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.country:
+        conditions.append(Facility.country_code == filters.country.upper())
+    if filters.region:
+        conditions.append(Facility.region_id.in_(_region_ids(session, filters.region)))
+    if filters.tiers:
+        conditions.append(Facility.tier.in_(list(filters.tiers)))
+    if filters.facilities:
+        found = dict(
+            session.execute(
+                select(Facility.code, Facility.id).where(Facility.code.in_(filters.facilities))
+            ).all()
+        )
+        for code in filters.facilities:
+            if code not in found:
+                raise _unknown("facility", code)
+        conditions.append(Facility.id.in_(list(found.values())))
+    if filters.program and program:
+        program_row = program_by_code(session, filters.program)
+        conditions.append(
+            Facility.id.in_(
+                select(ProgramEnrolment.facility_id).where(
+                    ProgramEnrolment.program_id == program_row.id
+                )
+            )
+        )
+    ids: set[int] | None = None
+    if conditions:
+        ids = set(session.scalars(select(Facility.id).where(*conditions)))
+    if scope is not None and not scope.everywhere:
+        ids = set(scope.ids) if ids is None else ids & scope.ids
+    return None if ids is None else sorted(ids)
+
+
+def service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) -> list[int] | None:
+    conditions: list[ColumnElement[bool]] = []
+    if ind.services:
+        conditions.append(Service.code.in_(ind.services))
+    if ind.kinds:
+        conditions.append(Service.kind.in_(list(ind.kinds)))
+    specialty = select(Specialty.id)
+    if ind.specialties:
+        conditions.append(
+            Service.specialty_id.in_(specialty.where(Specialty.code.in_(ind.specialties)))
+        )
+    if ind.not_specialties:
+        conditions.append(
+            or_(
+                Service.specialty_id.is_(None),
+                Service.specialty_id.not_in(
+                    specialty.where(Specialty.code.in_(ind.not_specialties))
+                ),
+            )
+        )
+    if ind.not_services:
+        conditions.append(Service.code.not_in(ind.not_services))
+    if extra:
+        conditions.append(Service.code.in_(list(extra)))
+    if not conditions:
+        return None
+    return sorted(session.scalars(select(Service.id).where(*conditions)))
+
+
+# The SQL.
+
+
+def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL one array parameter (``= ANY``), which
+    costs nothing to compile or send however many facilities there are."""
+    if not ids:
+        return false()
+    found: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        found = column == any_(cast(literal(list(ids)), ARRAY(Integer)))
+    else:
+        found = column.in_(ids)
+    return found
+
+
+def _while_enrolled(session: Session, t: Any, program_code: str) -> ColumnElement[bool]:
+    """Rows of facilities on days they were enrolled in the program. Written
+    as (facilities) × (period) terms, one per distinct enrolment period,
+    rather than a correlated EXISTS: planners read it through the primary key."""
+    program = program_by_code(session, program_code)
+    e = ProgramEnrolment
+    periods: dict[tuple[date, date | None], list[int]] = {}
+    for fid, start, end in session.execute(
+        select(e.facility_id, e.start_date, e.end_date).where(e.program_id == program.id)
+    ):
+        periods.setdefault((start, end), []).append(fid)
+    if not periods:
+        return false()
+    terms = []
+    for (first, end), ids in sorted(periods.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        term = [_among(session, t.facility_id, sorted(ids)), t.day >= first]
+        if end is not None:
+            term.append(t.day <= end)
+        terms.append(and_(*term))
+    return or_(*terms)
+
+
+def _bucket(session: Session, column: Any, key: Breakdown) -> Any:
+    if key == Breakdown.day:
+        return column
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        unit = "week" if key == Breakdown.week else "month"
+        return cast(func.date_trunc(unit, column), Date)
+    if key == Breakdown.week:
+        return func.date(column, "weekday 0", "-6 days")
+    return func.strftime("%Y-%m-01", column)
+
+
+@dataclass
+class _Plan:
+    table: Any
+    conditions: list[ColumnElement[bool]]
+    join_facility: bool
+    join_region: bool
+    join_service: bool
+
+
+def _conditions(
+    session: Session,
+    ind: Indicator,
+    filters: Filters,
+    scope: FacilityScope | None,
+    *,
+    entries: bool,
+    named: bool = True,
+) -> _Plan:
+    t: Any = LedgerEntry if entries else LedgerRollup
+    where: list[ColumnElement[bool]] = []
+    join_facility = False
+    fids = facility_ids(session, filters, scope, program=False)
+    if fids is not None:
+        where.append(_among(session, t.facility_id, fids))
+    sids = service_ids(session, ind, filters.services)
+    if sids is not None:
+        where.append(t.service_id.in_(sids) if sids else false())
+    if filters.start is not None:
+        where.append(t.day >= filters.start)
+    if filters.end is not None:
+        where.append(t.day <= filters.end)
+    if filters.campaign:
+        where.append(t.campaign_code == filters.campaign)
+    mode = filters.mode or ind.mode
+    if mode is not None:
+        where.append(t.mode == mode)
+    if filters.citizenship:
+        where.append(t.citizenship.in_([c.upper() for c in filters.citizenship]))
+    foreign = ind.foreign if ind.foreign is not None else filters.foreign
+    if foreign is not None:
+        join_facility = True
+        known = t.citizenship.is_not(None) if entries else t.citizenship != ""
+        where.append(
+            and_(known, t.citizenship != Facility.country_code)
+            if foreign
+            else t.citizenship == Facility.country_code
+        )
+    if filters.program:
+        where.append(_while_enrolled(session, t, filters.program))
+    if entries and named:
+        where.append(t.patient_id.is_not(None))
+    return _Plan(t, where, join_facility, False, False)
+
+
+def _group_column(session: Session, plan: _Plan, key: Breakdown) -> Any:
+    t = plan.table
+    if key == Breakdown.facility:
+        return t.facility_id
+    if key == Breakdown.country:
+        plan.join_facility = True
+        return Facility.country_code
+    if key == Breakdown.region:
+        plan.join_facility = plan.join_region = True
+        return func.coalesce(Region.parent_id, Region.id)
+    if key == Breakdown.tier:
+        plan.join_facility = True
+        return Facility.tier
+    if key == Breakdown.service:
+        return t.service_id
+    if key == Breakdown.specialty:
+        plan.join_service = True
+        return Service.specialty_id
+    if key == Breakdown.kind:
+        plan.join_service = True
+        return Service.kind
+    if key == Breakdown.citizenship:
+        return t.citizenship
+    if key == Breakdown.mode:
+        return t.mode
+    if key == Breakdown.campaign:
+        return t.campaign_code
+    return _bucket(session, t.day, key)
+
+
+def _run(
+    session: Session,
+    plan: _Plan,
+    value: Any,
+    by: Sequence[Breakdown],
+    *,
+    additive: bool = True,
+) -> tuple[Any, list[tuple[Any, ...]]]:
+    columns = [_group_column(session, plan, key) for key in by]
+
+    def query(*selected: Any) -> Any:
+        q = select(*selected).select_from(plan.table)
+        if plan.join_facility:
+            q = q.join(Facility, Facility.id == plan.table.facility_id)
+        if plan.join_region:
+            q = q.join(Region, Region.id == Facility.region_id)
+        if plan.join_service:
+            q = q.join(Service, Service.id == plan.table.service_id)
+        return q.where(*plan.conditions)
+
+    if not columns:
+        return session.execute(query(value)).scalar(), []
+    labelled = [c.label(f"k{i}") for i, c in enumerate(columns)]
+    rows = [tuple(r) for r in session.execute(query(*labelled, value).group_by(*labelled))]
+    if additive:
+        # A sum is the sum of its groups: one query instead of two.
+        return sum(int(r[-1] or 0) for r in rows), rows
+    return session.execute(query(value)).scalar(), rows
+
+
+# Labels for the keys of a breakdown.
+
+
+def _key_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value.value if hasattr(value, "value") else value)
+    return text[:10] if len(text) >= 10 and text[4:5] == "-" and text[7:8] == "-" else text
+
+
+class Labeller:
+    """Turns ids and codes of a breakdown into codes and names in a language."""
+
+    def __init__(self, session: Session, lang: str) -> None:
+        self.session, self.lang = session, lang
+
+    def rows(self, by: Sequence[Breakdown], raw: list[tuple[Any, ...]]) -> list[Row]:
+        ids: dict[Breakdown, set[Any]] = {key: set() for key in by}
+        for values in raw:
+            for key, value in zip(by, values, strict=False):
+                ids[key].add(value)
+        names = {key: self._names(key, ids[key]) for key in by}
+        out = []
+        for values in raw:
+            keys, labels = {}, {}
+            for key, value in zip(by, values, strict=False):
+                code, name = names[key].get(value, (_key_text(value), _key_text(value)))
+                keys[key.value], labels[key.value] = code, name
+            number = values[len(by)]
+            out.append(Row(keys, labels, int(number) if number is not None else None))
+        return out
+
+    def _names(self, key: Breakdown, values: set[Any]) -> dict[Any, tuple[str, str]]:
+        s, lang = self.session, self.lang
+        present = [v for v in values if v is not None]
+        if key == Breakdown.facility:
+            found = s.execute(
+                select(Facility.id, Facility.code, Facility.name).where(Facility.id.in_(present))
+            )
+            return {i: (c, n) for i, c, n in found}
+        if key == Breakdown.region:
+            found = s.execute(
+                select(Region.id, Region.code, Region.name).where(Region.id.in_(present))
+            )
+            return {i: (c, n) for i, c, n in found}
+        if key == Breakdown.service:
+            services = s.scalars(select(Service).where(Service.id.in_(present)))
+            return {x.id: (x.code, catalog_label(x, lang)) for x in services}
+        if key == Breakdown.specialty:
+            specs = s.scalars(select(Specialty).where(Specialty.id.in_(present)))
+            found_specs: dict[Any, tuple[str, str]] = {
+                x.id: (x.code, catalog_label(x, lang)) for x in specs
+            }
+            found_specs[None] = ("", i18n.gettext("No specialty", lang))
+            return found_specs
+        if key in (Breakdown.country, Breakdown.citizenship):
+            out: dict[Any, tuple[str, str]] = {
+                v: (v, i18n.country_name(v, lang)) for v in present if v
+            }
+            out[""] = out[None] = ("", i18n.gettext("Unknown", lang))
+            return out
+        if key in (Breakdown.tier, Breakdown.mode):
+            words = TIER_LABELS if key == Breakdown.tier else MODE_LABELS
+            return {
+                v: (_key_text(v), i18n.gettext(words.get(_key_text(v), _key_text(v)), lang))
+                for v in present
+            }
+        if key == Breakdown.campaign:
+            none = ("", i18n.gettext("No campaign", lang))
+            return {"": none, None: none}
+        if key in TIME_KEYS:
+            return {v: (_key_text(v), _time_label(_key_text(v), key, lang)) for v in present}
+        return {}
+
+
+def _time_label(text: str, key: Breakdown, lang: str) -> str:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return text
+    if key == Breakdown.month:
+        from babel.dates import format_date
+
+        return format_date(day, "LLLL y", locale=i18n.locale_for(lang))
+    return i18n.format_day(day, lang, fmt="medium")
+
+
+def _order(by: Sequence[Breakdown], rows: list[Row]) -> list[Row]:
+    if by and by[0] in TIME_KEYS:
+        return sorted(rows, key=lambda r: tuple(r.keys.values()))
+    return sorted(rows, key=lambda r: (-(r.value or 0), tuple(r.labels.values())))
+
+
+# The figures.
+
+
+def compute(
+    session: Session,
+    code: str,
+    filters: Filters = Filters(),
+    *,
+    by: Sequence[Breakdown] = (),
+    scope: FacilityScope | None = None,
+    lang: str = "en",
+    limit: int | None = None,
+    from_entries: bool = False,
+) -> Result:
+    """One indicator under ``filters``, split by ``by``; ``scope`` (the
+    reader's facilities) bounds what is summed. Rows are ranked by value,
+    or in time order when the first breakdown is a day, week or month."""
+    ind = indicator(code)
+    if filters.start and filters.end and filters.end < filters.start:
+        raise Unprocessable(
+            "The period ends before it starts.", errors=[FieldError("end", "is before start")]
+        )
+    by = list(dict.fromkeys(by))
+    if ind.measure == Measure.count:
+        # from_entries sums the raw ledger rows instead: the benchmark's yardstick.
+        table: Any = LedgerEntry if from_entries else LedgerRollup
+        plan = _conditions(session, ind, filters, scope, entries=from_entries, named=False)
+        total, raw = _run(session, plan, func.coalesce(func.sum(table.count), 0), by)
+        total = int(total or 0)
+    elif ind.measure == Measure.patients:
+        plan = _conditions(session, ind, filters, scope, entries=True)
+        total, raw = _run(
+            session, plan, func.count(distinct(LedgerEntry.patient_id)), by, additive=False
+        )
+        total = int(total or 0)
+    elif ind.measure == Measure.enrolled:
+        return _enrolled(session, ind, filters, by, scope, lang)
+    else:
+        # Goals come with campaigns, response times with remote consultation:
+        # defined here, null until those record them.
+        return Result(ind.code, ind.measure, None, tuple(by))
+    rows = _order(by, Labeller(session, lang).rows(by, raw))
+    if limit is not None:
+        rows = rows[:limit]
+    return Result(ind.code, ind.measure, total, tuple(by), rows)
+
+
+def _enrolled(
+    session: Session,
+    ind: Indicator,
+    filters: Filters,
+    by: Sequence[Breakdown],
+    scope: FacilityScope | None,
+    lang: str,
+) -> Result:
+    """Facilities enrolled on a day: the period's last day, or each bucket's
+    last day when broken down over time. Needs ``program``."""
+    if not filters.program:
+        raise Unprocessable(
+            "Facilities enrolled are counted per program.",
+            errors=[FieldError("program", "is required for this indicator")],
+        )
+    program = program_by_code(session, filters.program)
+    fids = facility_ids(session, filters, scope)
+    e = ProgramEnrolment
+    query = select(e.facility_id, e.start_date, e.end_date).where(e.program_id == program.id)
+    if fids is not None:
+        query = query.where(e.facility_id.in_(fids))
+    periods = session.execute(query).all()
+    last = filters.end or max([p.start_date for p in periods], default=date.today())
+    first = filters.start or min([p.start_date for p in periods], default=last)
+
+    def on(day: date) -> set[int]:
+        return {
+            p.facility_id
+            for p in periods
+            if p.start_date <= day and (p.end_date is None or p.end_date >= day)
+        }
+
+    total = len(on(last))
+    time_key = next((k for k in by if k in TIME_KEYS), None)
+    facility_keys = [k for k in by if k not in TIME_KEYS]
+    days = [last] if time_key is None else _bucket_ends(first, last, time_key)
+    raw: list[tuple[Any, ...]] = []
+    attributes = _facility_attributes(session, {p.facility_id for p in periods})
+    for day in days:
+        counts: dict[tuple[Any, ...], int] = {}
+        for fid in on(day):
+            key = tuple(attributes[fid][k] for k in facility_keys)
+            counts[key] = counts.get(key, 0) + 1
+        for key, n in counts.items():
+            values = list(key)
+            if time_key is not None:
+                values.insert(list(by).index(time_key), _bucket_start(day, time_key))
+            raw.append((*values, n))
+    rows = _order(by, Labeller(session, lang).rows(by, raw)) if by else []
+    return Result(ind.code, ind.measure, total, tuple(by), rows)
+
+
+def _facility_attributes(session: Session, ids: set[int]) -> dict[int, dict[Breakdown, Any]]:
+    rows = session.execute(
+        select(
+            Facility.id,
+            Facility.country_code,
+            func.coalesce(Region.parent_id, Region.id),
+            Facility.tier,
+        )
+        .join(Region, Region.id == Facility.region_id)
+        .where(Facility.id.in_(sorted(ids)))
+    ).all()
+    return {
+        fid: {
+            Breakdown.facility: fid,
+            Breakdown.country: country,
+            Breakdown.region: region,
+            Breakdown.tier: tier,
+        }
+        for fid, country, region, tier in rows
+    }
+
+
+def _bucket_start(day: date, key: Breakdown) -> date:
+    if key == Breakdown.week:
+        return day - timedelta(days=day.weekday())
+    if key == Breakdown.month:
+        return day.replace(day=1)
+    return day
+
+
+def _bucket_ends(first: date, last: date, key: Breakdown) -> list[date]:
+    out: list[date] = []
+    day = first
+    while day <= last and len(out) < 5000:
+        if key == Breakdown.day:
+            end = day
+        elif key == Breakdown.week:
+            end = day + timedelta(days=6 - day.weekday())
+        else:
+            end = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        out.append(min(end, last))
+        day = end + timedelta(days=1)
+    return out
+
+
+def period_of(
+    session: Session, filters: Filters, scope: FacilityScope | None
+) -> tuple[date, date] | None:
+    """First and last day with ledger rows under the facility filters."""
+    fids = facility_ids(session, filters, scope)
+    r = LedgerRollup
+    query = select(func.min(r.day), func.max(r.day))
+    if fids is not None:
+        if not fids:
+            return None
+        query = query.where(r.facility_id.in_(fids))
+    if filters.campaign:
+        query = query.where(r.campaign_code == filters.campaign)
+    first, last = session.execute(query).one()
+    if first is None:
+        return None
+    return _as_date(first), _as_date(last)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+@dataclass(frozen=True)
+class Participation:
+    """Who took part: facilities with ledger rows, the units above them by
+    kind (state offices, high-specialty units, …) and their regions."""
+
+    facilities: int
+    units: dict[str, int]
+    regions: int
+    countries: int
+
+
+def participation(
+    session: Session, ind: Indicator, filters: Filters, scope: FacilityScope | None
+) -> Participation:
+    plan = _conditions(session, ind, filters, scope, entries=False)
+    query = select(LedgerRollup.facility_id).where(*plan.conditions).distinct()
+    if plan.join_facility:
+        query = query.join(Facility, Facility.id == LedgerRollup.facility_id)
+    reporting = set(session.scalars(query))
+    if not reporting:
+        return Participation(0, {}, 0, 0)
+    network = {
+        fid: (parent, kind, region, country)
+        for fid, parent, kind, region, country in session.execute(
+            select(
+                Facility.id,
+                Facility.parent_id,
+                Facility.kind,
+                func.coalesce(Region.parent_id, Region.id),
+                Facility.country_code,
+            ).join(Region, Region.id == Facility.region_id)
+        )
+    }
+    seen: set[int] = set()
+    for fid in reporting:
+        current: int | None = fid
+        while current is not None and current not in seen and current in network:
+            seen.add(current)
+            current = network[current][0]
+    units: dict[str, int] = {}
+    for fid in seen:
+        kind = str(network[fid][1])
+        units[kind] = units.get(kind, 0) + 1
+    return Participation(
+        facilities=len(reporting),
+        units=units,
+        regions=len({network[f][2] for f in reporting}),
+        countries=len({network[f][3] for f in reporting}),
+    )
