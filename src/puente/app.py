@@ -23,11 +23,15 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 # Files shared in a visit room stream in as the request body; the route caps
 # them at room_file_max_bytes itself (puente.visits.room.share_file).
 ROOM_UPLOAD = re.compile(r"^/api/visits/\d+/files$")
+# CSV imports uploaded from the pages; the route streams them to a file.
+IMPORT_UPLOAD = re.compile(r"^/figures/import$")
 
 
 def body_limit(settings: Settings, path: str) -> int:
     if ROOM_UPLOAD.match(path):
         return max(settings.max_body_bytes, settings.room_file_max_bytes)
+    if IMPORT_UPLOAD.match(path):
+        return max(settings.max_body_bytes, settings.import_max_bytes)
     return settings.max_body_bytes
 
 
@@ -44,6 +48,7 @@ def _routers() -> list[tuple[str, object]]:
     from puente.reports.api import router as reports
     from puente.reports.pages import router as report_pages
     from puente.scheduling.api import router as scheduling
+    from puente.scheduling.pages import router as schedule_pages
     from puente.visits.api import router as visits
     from puente.visits.pages import router as visit_pages
     from puente.visits.room import router as visit_room
@@ -65,6 +70,7 @@ def _routers() -> list[tuple[str, object]]:
         ("", catalog_pages),
         ("", report_pages),
         ("", visit_pages),
+        ("", schedule_pages),
         ("", visit_room),
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import time
 from datetime import timedelta
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from puente.config import get_settings
+from puente.config import Settings, get_settings
 from puente.db import make_engine, make_sessionmaker, unit_of_work
 from puente.enums import AccessRole
 from puente.errors import PuenteError
@@ -49,11 +50,40 @@ def db_upgrade() -> None:
     console.print("[green]Database is at the newest migration.[/green]")
 
 
+def _start_background_work(settings: Settings) -> None:
+    """The outbox dispatcher as a daemon thread of the server process, unless
+    PUENTE_NOTIFY_IN_PROCESS=false (then run `puente notify run` on its own)."""
+    if not settings.notify_in_process:
+        return
+    import threading
+
+    from puente.notify.dispatcher import run
+    from puente.notify.senders import senders_from
+
+    def work() -> None:
+        factory = _session_factory()
+        while True:
+            try:
+                run(
+                    factory,
+                    senders=senders_from(settings),
+                    public_url=settings.public_url,
+                    interval=5.0,
+                    report=lambda r: console.print(f"notifications: {r}"),
+                )
+            except Exception:  # a database outage must not end the sending for good
+                logging.getLogger("puente.notify").exception("notification pass failed")
+                time.sleep(30)
+
+    threading.Thread(target=work, name="puente-notify", daemon=True).start()
+
+
 def _serve(host: str, port: int) -> None:
     import uvicorn
 
     from puente.app import create_app
 
+    _start_background_work(get_settings())
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     ice_servers: list[dict[str, Any]] = []
     # Files shared in a visit room (images and PDF) are refused above this size.
     room_file_max_bytes: int = 10_000_000
+    # CSV files uploaded on the import pages (/figures/import) up to this size.
+    import_max_bytes: int = 50_000_000
     # Notifications (puente notify run). Links in messages start with public_url.
     # Without SMTP / SMS settings every message is written to the log.
     public_url: str = "http://127.0.0.1:8000"
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     sms_url: str | None = None
     sms_token: SecretStr | None = None
+    # `puente serve` sends due notifications from a thread of its own process;
+    # turn off when `puente notify run` runs as a separate service.
+    notify_in_process: bool = True
 
     @property
     def oidc_enabled(self) -> bool:

@@ -29,6 +29,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     with unit_of_work(make_sessionmaker(engine)) as db:
         imss_day(db, tmp_path)
         f.user(db, "marta", AccessRole.program_manager)
+        f.user(db, "olivia", AccessRole.facility_admin, "MX-OOAD01")
     engine.dispose()
     app = create_app(Settings(environment="test", database_url=url, data_dir=tmp_path))
     with serving(app) as base:
@@ -112,3 +113,31 @@ def test_marta_sees_the_charts_draw_and_drills_to_a_facility(served: str) -> Non
         expect(page.locator("#crumbs")).to_contain_text("Representación 1")
         expect(page.locator("#areas")).to_contain_text("Consulta de Medicina Familiar")
         page.wait_for_selector("#chart-0[data-drawn=true]")
+
+
+def test_olivia_uploads_her_units_counts_from_the_page(served: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    csv = tmp_path / "ooad01.csv"
+    csv.write_text(
+        "facility_code,date,service_code,count,campaign\n"
+        "MX-OOAD01,2021-05-16,surgery-general,10,imss-jornada-2021-05\n",
+        encoding="utf-8",
+    )
+    with chromium() as browser:
+        page = browser.new_context(locale="ru-RU").new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{served}/figures/import?lang=ru")
+        page.fill("#username", "olivia")
+        page.fill("#password", f.PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/figures/import**")
+        expect(page.locator("h1")).to_have_text("Импорт сводных данных")
+        figures = f"{served}/api/reports/surgeries?campaign=imss-jornada-2021-05"
+        before = page.request.get(figures).json()["total"]
+        assert before > 0
+        page.set_input_files("#import-file", str(csv))
+        page.click("#import-form button[type=submit]")
+        expect(page.locator("#import-result")).to_contain_text("ooad01.csv")
+        # Her scope is her own unit: its surgeries grow by the ten she uploaded.
+        assert page.request.get(figures).json()["total"] == before + 10

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from puente import csvimport as ci
+from puente.access.service import FacilityScope
 from puente.catalog import service as catalog
 from puente.enums import LedgerSource, Mode
 from puente.ledger import repository as repo
@@ -78,8 +79,13 @@ def _digest(path: Path) -> str:
 
 
 def import_ledger(
-    session: Session, path: Path, *, progress: ci.Progress | None = None
+    session: Session,
+    path: Path,
+    *,
+    progress: ci.Progress | None = None,
+    scope: FacilityScope | None = None,
 ) -> ci.ImportResult:
+    """Import the file; with ``scope``, every row's facility must lie inside it."""
     errors = ci.Errors(path.name)
     rows = ci.read_csv(path, COLUMNS, errors)
     errors.raise_if_any()
@@ -88,6 +94,13 @@ def import_ledger(
     services = catalog.service_ids_by_code(session, {r["service_code"] for r in rows})
     ci.resolve(rows, "facility_code", facilities, errors, "facility")
     ci.resolve(rows, "service_code", services, errors, "service")
+    if scope is not None:
+        for r in rows:
+            found = facilities.get(r["facility_code"])
+            if found is not None and not scope.covers(found):
+                errors.add(
+                    r.number, "facility_code", f"'{r['facility_code']}' is outside your scope"
+                )
     errors.raise_if_any()
 
     digest = _digest(path)

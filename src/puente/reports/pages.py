@@ -11,6 +11,7 @@ XLSX and the bulletin of the period is one link away in every language.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,9 +30,10 @@ from puente.access.gate import requires
 from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.access.service import FacilityScope, facility_scope
-from puente.deps import DB
+from puente.deps import DB, SettingsDep
 from puente.enums import ProgramKind
-from puente.errors import NotFound
+from puente.errors import FieldError, ImportFailed, NotFound, PayloadTooLarge
+from puente.ledger import imports as ledger_imports
 from puente.network.models import Facility, Program, Region
 from puente.reports import service
 from puente.reports.indicators import INDICATORS, Breakdown
@@ -127,6 +130,7 @@ def index(request: Request, db: DB, user: Reader) -> HTMLResponse:
         programs=programs,
         indicators=list(INDICATORS.values()),
         ilang=lang,
+        ledger_write=Permission.ledger_write,
     )
 
 
@@ -207,6 +211,62 @@ def _drill(
 
 def _chart(kind: str, title: str, x: list[Any], y: list[Any], **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "title": title, "x": x, "y": y, **extra}
+
+
+Writer = Annotated[Principal, requires(Permission.ledger_write)]
+
+
+def _import_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return render(
+        request,
+        "reports/import.html",
+        status_code=status_code,
+        columns=[c.name for c in ledger_imports.COLUMNS],
+        required={c.name for c in ledger_imports.COLUMNS if c.required},
+        **context,
+    )
+
+
+@router.get("/figures/import", response_class=HTMLResponse)
+def import_form(request: Request, user: Writer) -> HTMLResponse:
+    return _import_page(request)
+
+
+@router.post("/figures/import", response_class=HTMLResponse)
+async def import_upload(
+    request: Request,
+    db: DB,
+    user: Writer,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+) -> HTMLResponse:
+    """The aggregate import (``puente import ledger``) from the browser: all or
+    nothing, every row inside the user's facility scope, errors by row."""
+    name = Path(file.filename or "upload.csv").name[:100] or "upload.csv"
+    with tempfile.TemporaryDirectory(prefix="puente-import-") as tmp:
+        path = Path(tmp) / name
+        size = 0
+        with path.open("wb") as out:
+            while chunk := await file.read(1 << 20):
+                size += len(chunk)
+                if size > settings.import_max_bytes:
+                    raise PayloadTooLarge(
+                        f"The file is larger than {settings.import_max_bytes} bytes.",
+                        errors=[FieldError("file", "too large")],
+                    )
+                out.write(chunk)
+        scope = facility_scope(db, user, Permission.ledger_write)
+
+        def run() -> Any:
+            return ledger_imports.import_ledger(db, path, scope=scope)
+
+        try:
+            result = await run_in_threadpool(run)
+        except ImportFailed as failed:
+            return _import_page(
+                request, status_code=400, failed=failed, file_name=name, errors=failed.errors
+            )
+    return _import_page(request, result=result, file_name=name)
 
 
 @router.get("/figures/{program_code}", response_class=HTMLResponse)

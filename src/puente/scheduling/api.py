@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from sqlalchemy.orm import Session
 
 from puente.access import service as access_service
 from puente.access.gate import requires
@@ -33,7 +34,7 @@ from puente.network.models import Facility
 from puente.people.models import PractitionerRole
 from puente.scheduling import reads, service
 from puente.scheduling import repository as repo
-from puente.scheduling.models import Appointment
+from puente.scheduling.models import Appointment, Schedule
 from puente.scheduling.schemas import (
     AppointmentCreate,
     AppointmentRead,
@@ -139,6 +140,14 @@ def _one(db: DB, appointment: Appointment) -> AppointmentRead:
 def publish_schedule(
     db: DB, user: Writer, body: ScheduleCreate, response: Response
 ) -> ScheduleRead:
+    schedule = publish(db, user, body)
+    response.headers["Location"] = f"/api/schedules/{schedule.id}"
+    return reads.schedule_reads(db, [schedule])[0]
+
+
+def publish(db: Session, user: Principal, body: ScheduleCreate) -> Schedule:
+    """Publish (and generate the slots of) a schedule at a facility in ``user``'s
+    scope: the one path for the JSON route and the schedules page."""
     role = db.get(PractitionerRole, body.practitioner_role_id)
     if role is None:
         raise NotFound(
@@ -169,8 +178,7 @@ def publish_schedule(
     )
     if body.generate_until is not None:
         service.generate_slots(db, schedule.id, until=body.generate_until)
-    response.headers["Location"] = f"/api/schedules/{schedule.id}"
-    return reads.schedule_reads(db, [schedule])[0]
+    return schedule
 
 
 @router.get("/schedules")

@@ -20,4 +20,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, db: DB, user: Annotated[Principal, requires(None)]) -> HTMLResponse:
     account = service.describe_user(db, service.get_user(db, username=user.username))
-    return render(request, "home.html", account=account, can_audit=user.has(Permission.audit_read))
+    can = {p.value for p in Permission if user.has(p)}
+    return render(
+        request, "home.html", account=account, can_audit=user.has(Permission.audit_read), can=can
+    )
