@@ -178,6 +178,8 @@ def test_the_patient_pages_triage_and_book_in_russian(app: FastAPI, clinic: Clin
         "/visits/new?lang=ru", data={"patient_id": clinic.patient, "fever_days": 2, "spo2": 98}
     )
     assert 'data-decision="virtual"' in ok.text and 'class="slot"' in ok.text
+    # the free times come by day and by doctor, with her specialty
+    assert 'class="slot-day"' in ok.text and "Соколова Ирина — Инфекционные болезни" in ok.text
     triage_id = clinic.db.scalar(select(func.max(Visit.id)))  # none booked yet
     assert triage_id is None
     slot = clinic.slots(1)[0]

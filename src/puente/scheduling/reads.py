@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from puente.catalog.models import Specialty
 from puente.network.models import Facility
+from puente.people.models import Practitioner, PractitionerRole
 from puente.scheduling import repository as repo
 from puente.scheduling.models import Appointment, Schedule, Slot
 from puente.scheduling.schemas import AppointmentRead, RuleRead, ScheduleRead, SlotRead
@@ -122,4 +123,27 @@ def appointment_reads(
                 created_at=a.created_at,
             )
         )
+    return out
+
+
+def practitioners_of_schedules(
+    session: Session, schedule_ids: Collection[int], language: str
+) -> dict[int, str]:
+    """schedule id → "Family Given — Specialty", for offering slots to patients."""
+    if not schedule_ids:
+        return {}
+    rows = session.execute(
+        select(Schedule.id, Practitioner.family_name, Practitioner.given_names, Specialty)
+        .join(PractitionerRole, PractitionerRole.id == Schedule.practitioner_role_id)
+        .join(Practitioner, Practitioner.id == PractitionerRole.practitioner_id)
+        .outerjoin(
+            Specialty,
+            Specialty.id == func.coalesce(Schedule.specialty_id, PractitionerRole.specialty_id),
+        )
+        .where(Schedule.id.in_(sorted(schedule_ids)))
+    )
+    out: dict[int, str] = {}
+    for schedule_id, family, given, specialty in rows:
+        name = f"{family} {given}".strip()
+        out[schedule_id] = f"{name} — {specialty.name(language)}" if specialty else name
     return out

@@ -4,14 +4,18 @@ They call the same services and access checks as the JSON routes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
+from puente import i18n
 from puente.access.gate import requires
 from puente.access.patients import PatientReads
 from puente.access.policy import Permission
@@ -22,7 +26,9 @@ from puente.deps import DB
 from puente.enums import DocumentKind, Mode, TriageDecision, VisitOutcome, VisitStatus
 from puente.errors import FieldError, Unprocessable
 from puente.i18n import gettext as _
+from puente.scheduling import reads as scheduling_reads
 from puente.scheduling import service as scheduling
+from puente.scheduling.models import Slot
 from puente.schemas import Id
 from puente.visits import queue, service
 from puente.visits import repository as repo
@@ -43,6 +49,15 @@ router = APIRouter(include_in_schema=False)
 Booker = Annotated[Principal, requires(Permission.appointment_book)]
 Clinician = Annotated[Principal, requires(Permission.visit_conduct)]
 SLOT_DAYS = 14
+SLOTS_OFFERED = 120
+
+
+@dataclass
+class Offer:
+    doctor: str
+    slots: list[Slot]
+
+
 B = TypeVar("B", bound=StrEnum)
 
 # English msgids, translated in visits.po.
@@ -201,8 +216,9 @@ def triage_page(
             mode=Mode.virtual,
             start=now,
             end=now + timedelta(days=SLOT_DAYS),
-            limit=40,
+            limit=SLOTS_OFFERED,
         )
+    timezone = facility.timezone if facility else "UTC"
     return render(
         request,
         "visits/triage.html",
@@ -211,10 +227,28 @@ def triage_page(
         reason=reason,
         patient_id=patient_id,
         slots=slots,
+        offer=_offer(db, slots, timezone),
         facility=facility,
-        timezone=facility.timezone if facility else "UTC",
+        timezone=timezone,
         **_labels(),
     )
+
+
+def _offer(db: Session, slots: list[Slot], timezone: str) -> list[tuple[date, list[Offer]]]:
+    """Free slots by local day, then by doctor (name and specialty), in order."""
+    who = scheduling_reads.practitioners_of_schedules(
+        db, {s.schedule_id for s in slots}, i18n.current_language.get()
+    )
+    zone = ZoneInfo(timezone)
+    days: dict[date, dict[int, Offer]] = {}
+    for slot in slots:
+        day = slot.starts_at.astimezone(zone).date()
+        doctors = days.setdefault(day, {})
+        offer = doctors.get(slot.schedule_id)
+        if offer is None:
+            offer = doctors[slot.schedule_id] = Offer(who.get(slot.schedule_id, ""), [])
+        offer.slots.append(slot)
+    return [(day, list(doctors.values())) for day, doctors in days.items()]
 
 
 @router.post("/visits/book")
