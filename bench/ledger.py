@@ -137,6 +137,7 @@ def run(url: str, rows: int, records: int, workdir: Path) -> dict[str, Any]:
 
     with factory() as session:
         consistent = repo.rollup_totals(session) == repo.summed_entries(session)
+        consistent = consistent and repo.monthly_totals(session) == repo.summed_by_month(session)
         imported = session.scalar(
             select(func.sum(repo.ENTRY.c.count)).where(
                 repo.ENTRY.c.source == LedgerSource.import_.value

@@ -149,6 +149,13 @@ SELECT facility_id, day, service_id, mode, coalesce(campaign_code, ''),
        coalesce(citizenship, ''), sum(count), count(*)
 FROM ledger_entry GROUP BY 1, 2, 3, 4, 5, 6
 """
+_MONTHLY = """
+INSERT INTO ledger_rollup_month (facility_id, day, service_id, mode, campaign_code, citizenship,
+                                 count, entries)
+SELECT facility_id, date_trunc('month', day)::date, service_id, mode, campaign_code,
+       citizenship, sum(count), sum(entries)
+FROM ledger_rollup GROUP BY 1, 2, 3, 4, 5, 6
+"""
 
 
 def _generate(engine: Engine, spans: dict[str, tuple[int, int]], rows: int) -> None:
@@ -176,10 +183,14 @@ def _generate(engine: Engine, spans: dict[str, tuple[int, int]], rows: int) -> N
             _log(f"  {shape}: {n:,} entries in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
         conn.execute(text(_ROLLUP))
-        _log(f"  rollup summed in {time.perf_counter() - started:.1f} s")
+        conn.execute(text(_MONTHLY))
+        _log(f"  rollups (daily, monthly) summed in {time.perf_counter() - started:.1f} s")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE ledger_entry"))
         conn.execute(text("VACUUM ANALYZE ledger_rollup"))
+        conn.execute(text("VACUUM ANALYZE ledger_rollup_month"))
+        conn.execute(text("ANALYZE facility"))
+        conn.execute(text("ANALYZE program_enrolment"))
 
 
 def _queries() -> list[tuple[str, str, Filters, list[Breakdown]]]:

@@ -59,6 +59,7 @@ def test_totals_are_imported_and_summed_by_citizenship(
     assert figures.count == 27
     assert {g.citizenship: g.count for g in figures.groups} == {"KZ": 19, "UZ": 5, None: 3}
     assert repo.rollup_totals(db) == repo.summed_entries(db)
+    assert repo.monthly_totals(db) == repo.summed_by_month(db)
 
 
 def test_importing_the_same_file_again_adds_nothing(
@@ -129,3 +130,4 @@ def test_twenty_thousand_rows_import_in_a_few_seconds(
     assert elapsed < 15, f"{elapsed:.1f} s"
     assert ledger.figures(db).count == sum(1 + i % 9 for i in range(20_000))
     assert repo.rollup_totals(db) == repo.summed_entries(db)
+    assert repo.monthly_totals(db) == repo.summed_by_month(db)

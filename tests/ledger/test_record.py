@@ -118,6 +118,7 @@ def test_the_rollup_equals_the_sum_of_entries_for_random_rows(db: Session) -> No
         ledger.record(db, **row.__dict__)
     ledger.record_many(db, rows[150:])
     assert repo.rollup_totals(db) == repo.summed_entries(db)
+    assert repo.monthly_totals(db) == repo.summed_by_month(db)
     distinct_refs = {(r.source, r.source_ref) for r in rows if r.source_ref}
     unreferenced = sum(1 for r in rows if r.source_ref is None)
     assert entries(db) == len(distinct_refs) + unreferenced

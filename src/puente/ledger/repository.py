@@ -17,19 +17,21 @@ from enum import Enum
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, literal, select
+from sqlalchemy import ColumnElement, Date, Table, and_, func, literal, select, type_coerce
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from puente.catalog.models import Service
 from puente.enums import LedgerSource
-from puente.ledger.models import LedgerEntry, LedgerRollup
+from puente.ledger.models import LedgerEntry, LedgerRollup, LedgerRollupMonth
 from puente.network.models import Facility, Region
 from puente.people.models import Patient
 
 ENTRY = cast(Table, LedgerEntry.__table__)
 ROLLUP = cast(Table, LedgerRollup.__table__)
+MONTHLY = cast(Table, LedgerRollupMonth.__table__)
 ROLLUP_KEY = ("facility_id", "day", "service_id", "mode", "campaign_code", "citizenship")
 IN_CHUNK = 2000
 
@@ -51,22 +53,22 @@ def _insert(session: Session, table: Table) -> Any:
     return (postgresql if _dialect(session) == "postgresql" else sqlite).insert(table)
 
 
-def _upsert_rollup(stmt: Any) -> Insert:
+def _upsert_rollup(stmt: Any, table: Table = ROLLUP) -> Insert:
     return cast(
         Insert,
         stmt.on_conflict_do_update(
             index_elements=list(ROLLUP_KEY),
             set_={
-                "count": ROLLUP.c.count + stmt.excluded["count"],
-                "entries": ROLLUP.c.entries + stmt.excluded["entries"],
+                "count": table.c.count + stmt.excluded["count"],
+                "entries": table.c.entries + stmt.excluded["entries"],
             },
         ),
     )
 
 
 @cache
-def _statements(dialect: str) -> tuple[Any, Insert]:
-    """The two per-row statements, built once per dialect: building them is
+def _statements(dialect: str) -> tuple[Any, Insert, Insert]:
+    """The per-row statements, built once per dialect: building them is
     most of the Python time of a record() call. The entry INSERT is ORM-enabled
     and returns the new LedgerEntry itself, saving a SELECT."""
     module = postgresql if dialect == "postgresql" else sqlite
@@ -76,7 +78,8 @@ def _statements(dialect: str) -> tuple[Any, Insert]:
         .returning(LedgerEntry)
     )
     rollup = _upsert_rollup(module.insert(ROLLUP))
-    return entry, rollup
+    monthly = _upsert_rollup(module.insert(MONTHLY), MONTHLY)
+    return entry, rollup, monthly
 
 
 # Writes.
@@ -84,18 +87,21 @@ def _statements(dialect: str) -> tuple[Any, Insert]:
 
 def insert_entry(session: Session, row: Mapping[str, Any]) -> LedgerEntry | None:
     """Insert one entry; None when its (source, source_ref) is already stored."""
-    entry, _rollup = _statements(_dialect(session))
+    entry, _rollup, _monthly = _statements(_dialect(session))
     found: LedgerEntry | None = session.scalars(entry, [dict(row)]).first()
     return found
 
 
 def add_to_rollup(session: Session, row: Mapping[str, Any]) -> None:
-    """Add one entry's count to its rollup row (creating it when missing)."""
+    """Add one entry's count to its rollup rows, the day's and the month's
+    (creating them when missing)."""
     values = {key: row[key] for key in ROLLUP_KEY}
     values["campaign_code"] = values["campaign_code"] or ""
     values["citizenship"] = values["citizenship"] or ""
-    _entry, rollup = _statements(_dialect(session))
+    _entry, rollup, monthly = _statements(_dialect(session))
     session.execute(rollup, {**values, "count": row["count"], "entries": 1})
+    month = {**values, "day": values["day"].replace(day=1)}
+    session.execute(monthly, {**month, "count": row["count"], "entries": 1})
 
 
 # Bulk writes. The per-row path above costs a statement or two per row; these
@@ -134,11 +140,13 @@ def _rollup_from_entries(session: Session, where: ColumnElement[bool]) -> None:
     e = ENTRY.c
     campaign = func.coalesce(e.campaign_code, literal(""))
     citizenship = func.coalesce(e.citizenship, literal(""))
-    keys = [e.facility_id, e.day, e.service_id, e.mode, campaign, citizenship]
-    # The WHERE also keeps SQLite's parser from reading ON CONFLICT as a join.
-    grouped = select(*keys, func.sum(e.count), func.count()).where(where).group_by(*keys)
-    stmt = _insert(session, ROLLUP).from_select([*ROLLUP_KEY, "count", "entries"], grouped)
-    session.execute(_upsert_rollup(stmt))
+    # SQLite only (PostgreSQL's bulk path sums in _PG_MOVE).
+    for table, day in ((ROLLUP, e.day), (MONTHLY, func.date(e.day, "start of month"))):
+        keys = [e.facility_id, day, e.service_id, e.mode, campaign, citizenship]
+        # The WHERE also keeps SQLite's parser from reading ON CONFLICT as a join.
+        grouped = select(*keys, func.sum(e.count), func.count()).where(where).group_by(*keys)
+        stmt = _insert(session, table).from_select([*ROLLUP_KEY, "count", "entries"], grouped)
+        session.execute(_upsert_rollup(stmt, table))
 
 
 def _bulk_sqlite(session: Session, rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
@@ -195,6 +203,14 @@ WITH new AS (
     ON CONFLICT ({", ".join(ROLLUP_KEY)}) DO UPDATE
     SET count = ledger_rollup.count + excluded.count,
         entries = ledger_rollup.entries + excluded.entries
+), monthly AS (
+    INSERT INTO ledger_rollup_month ({", ".join(ROLLUP_KEY)}, count, entries)
+    SELECT facility_id, date_trunc('month', day)::date, service_id, mode,
+           coalesce(campaign_code, ''), coalesce(citizenship, ''), sum(count), count(*)
+    FROM new GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT ({", ".join(ROLLUP_KEY)}) DO UPDATE
+    SET count = ledger_rollup_month.count + excluded.count,
+        entries = ledger_rollup_month.entries + excluded.entries
 )
 SELECT count(*) FROM new
 """
@@ -238,6 +254,24 @@ def patient_citizenship(session: Session, patient_id: int) -> tuple[bool, str | 
 def rollup_totals(session: Session) -> list[tuple[Any, ...]]:
     """Every rollup row as (key…, count, entries), for checks and tests."""
     return [tuple(r) for r in session.execute(select(ROLLUP).order_by(*ROLLUP.c))]
+
+
+def monthly_totals(session: Session) -> list[tuple[Any, ...]]:
+    """Every monthly rollup row as (key…, count, entries), for checks and tests."""
+    return [tuple(r) for r in session.execute(select(MONTHLY).order_by(*MONTHLY.c))]
+
+
+def summed_by_month(session: Session) -> list[tuple[Any, ...]]:
+    """The monthly rollup as it should be: the daily rollup summed per month."""
+    r = ROLLUP.c
+    month = (
+        cast_(func.date_trunc("month", r.day), Date)
+        if session.get_bind().dialect.name == "postgresql"
+        else type_coerce(func.date(r.day, "start of month"), Date)
+    )
+    keys = [r.facility_id, month, r.service_id, r.mode, r.campaign_code, r.citizenship]
+    query = select(*keys, func.sum(r.count), func.sum(r.entries)).group_by(*keys).order_by(*keys)
+    return [tuple(r) for r in session.execute(query)]
 
 
 def summed_entries(session: Session) -> list[tuple[Any, ...]]:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
 
@@ -42,7 +43,7 @@ from puente.catalog.models import Service, Specialty
 from puente.catalog.service import label as catalog_label
 from puente.enums import Mode, Tier
 from puente.errors import FieldError, NotFound, Unprocessable
-from puente.ledger.models import LedgerEntry, LedgerRollup
+from puente.ledger.models import LedgerEntry, LedgerRollup, LedgerRollupMonth
 from puente.network.models import Facility, Program, ProgramEnrolment, Region
 from puente.reports.indicators import INDICATORS, Breakdown, Indicator, Measure
 
@@ -229,26 +230,97 @@ def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[b
     return found
 
 
-def _while_enrolled(session: Session, t: Any, program_code: str) -> ColumnElement[bool]:
-    """Rows of facilities on days they were enrolled in the program. Written
-    as (facilities) × (period) terms, one per distinct enrolment period,
-    rather than a correlated EXISTS: planners read it through the primary key."""
-    program = program_by_code(session, program_code)
+@dataclass(frozen=True)
+class Window:
+    """Facilities (None: any) on the days ``lo``…``hi`` (None: open)."""
+
+    ids: tuple[int, ...] | None
+    lo: date | None
+    hi: date | None
+
+
+def _later(a: date | None, b: date | None) -> date | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _earlier(a: date | None, b: date | None) -> date | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def windows(
+    session: Session, filters: Filters, scope: FacilityScope | None
+) -> tuple[list[Window], list[int] | None]:
+    """Which facilities count on which days: the period and the facility
+    filters, and with a program one window per distinct enrolment period
+    (rows of a facility count only while it was enrolled). Returns the
+    windows and every facility they can match (None: any)."""
+    fids = facility_ids(session, filters, scope, program=False)
+    if not filters.program:
+        ids = tuple(fids) if fids is not None else None
+        return [Window(ids, filters.start, filters.end)], fids
+    program = program_by_code(session, filters.program)
     e = ProgramEnrolment
-    periods: dict[tuple[date, date | None], list[int]] = {}
-    for fid, start, end in session.execute(
+    allowed = set(fids) if fids is not None else None
+    periods: dict[tuple[date, date | None], set[int]] = {}
+    for fid, first, end in session.execute(
         select(e.facility_id, e.start_date, e.end_date).where(e.program_id == program.id)
     ):
-        periods.setdefault((start, end), []).append(fid)
-    if not periods:
-        return false()
+        if allowed is None or fid in allowed:
+            periods.setdefault((first, end), set()).add(fid)
+    out = []
+    for (first, end), found in sorted(periods.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        lo, hi = _later(filters.start, first), _earlier(filters.end, end)
+        if lo is None or hi is None or lo <= hi:
+            out.append(Window(tuple(sorted(found)), lo, hi))
+    return out, sorted({fid for w in out for fid in w.ids or ()})
+
+
+def _within(session: Session, t: Any, found: Sequence[Window]) -> ColumnElement[bool]:
+    """Rows inside any of the windows. One (facilities) × (days) term per
+    window rather than a correlated EXISTS: planners read it by primary key."""
     terms = []
-    for (first, end), ids in sorted(periods.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        term = [_among(session, t.facility_id, sorted(ids)), t.day >= first]
-        if end is not None:
-            term.append(t.day <= end)
+    for w in found:
+        term: list[ColumnElement[bool]] = []
+        if w.ids is not None:
+            term.append(_among(session, t.facility_id, w.ids))
+        if w.lo is not None:
+            term.append(t.day >= w.lo)
+        if w.hi is not None:
+            term.append(t.day <= w.hi)
+        if not term:
+            return true()
         terms.append(and_(*term))
-    return or_(*terms)
+    return or_(*terms) if terms else false()
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def by_month(found: Sequence[Window]) -> tuple[list[Window], list[Window]]:
+    """Split windows into whole calendar months, for the monthly rollup
+    (``lo`` and ``hi`` then name months by their first day), and the days
+    before and after them, for the daily rollup."""
+    daily: list[Window] = []
+    monthly: list[Window] = []
+    for w in found:
+        first = w.lo if w.lo is None or w.lo.day == 1 else _next_month(w.lo)
+        after = None if w.hi is None else _next_month(w.hi)
+        if w.hi is not None and _next_month(w.hi) - timedelta(days=1) != w.hi:
+            after = _month_start(w.hi)  # hi's month is partial
+        if first is not None and after is not None and first >= after:
+            daily.append(w)  # no whole month inside
+            continue
+        monthly.append(Window(w.ids, first, None if after is None else after - timedelta(days=1)))
+        if w.lo is not None and first is not None and w.lo < first:
+            daily.append(Window(w.ids, w.lo, first - timedelta(days=1)))
+        if w.hi is not None and after is not None and after <= w.hi:
+            daily.append(Window(w.ids, after, w.hi))
+    return daily, monthly
 
 
 def _bucket(session: Session, column: Any, key: Breakdown) -> Any:
@@ -270,6 +342,9 @@ class _Plan:
     join_facility: bool
     join_region: bool
     join_service: bool
+    # The facilities the conditions can match (None: any), repeated on the
+    # joined facility table so the planner knows how few they are.
+    facility_ids: list[int] | None = None
 
 
 def _conditions(
@@ -280,20 +355,23 @@ def _conditions(
     *,
     entries: bool,
     named: bool = True,
+    table: Any = None,
+    found: Sequence[Window] | None = None,
+    fids: list[int] | None = None,
 ) -> _Plan:
-    t: Any = LedgerEntry if entries else LedgerRollup
+    """The WHERE of a figure. ``found`` (with the ``fids`` they match) replaces
+    the windows of ``filters``, e.g. to read whole months from ``table``."""
+    t: Any = table if table is not None else LedgerEntry if entries else LedgerRollup
     where: list[ColumnElement[bool]] = []
     join_facility = False
-    fids = facility_ids(session, filters, scope, program=False)
-    if fids is not None:
-        where.append(_among(session, t.facility_id, fids))
+    if found is None:
+        found, fids = windows(session, filters, scope)
+    # The windows carry the period, the facility filters and the program's
+    # enrolment: one short id list per enrolment period.
+    where.append(_within(session, t, found))
     sids = service_ids(session, ind, filters.services)
     if sids is not None:
         where.append(t.service_id.in_(sids) if sids else false())
-    if filters.start is not None:
-        where.append(t.day >= filters.start)
-    if filters.end is not None:
-        where.append(t.day <= filters.end)
     if filters.campaign:
         where.append(t.campaign_code == filters.campaign)
     mode = filters.mode or ind.mode
@@ -310,11 +388,9 @@ def _conditions(
             if foreign
             else t.citizenship == Facility.country_code
         )
-    if filters.program:
-        where.append(_while_enrolled(session, t, filters.program))
     if entries and named:
         where.append(t.patient_id.is_not(None))
-    return _Plan(t, where, join_facility, False, False)
+    return _Plan(t, where, join_facility, False, False, fids)
 
 
 def _group_column(session: Session, plan: _Plan, key: Breakdown) -> Any:
@@ -361,6 +437,8 @@ def _run(
         q = select(*selected).select_from(plan.table)
         if plan.join_facility:
             q = q.join(Facility, Facility.id == plan.table.facility_id)
+            if plan.facility_ids is not None:
+                q = q.where(_among(session, Facility.id, plan.facility_ids))
         if plan.join_region:
             q = q.join(Region, Region.id == Facility.region_id)
         if plan.join_service:
@@ -496,11 +574,7 @@ def compute(
         )
     by = list(dict.fromkeys(by))
     if ind.measure == Measure.count:
-        # from_entries sums the raw ledger rows instead: the benchmark's yardstick.
-        table: Any = LedgerEntry if from_entries else LedgerRollup
-        plan = _conditions(session, ind, filters, scope, entries=from_entries, named=False)
-        total, raw = _run(session, plan, func.coalesce(func.sum(table.count), 0), by)
-        total = int(total or 0)
+        total, raw = _count(session, ind, filters, scope, by, from_entries=from_entries)
     elif ind.measure == Measure.patients:
         plan = _conditions(session, ind, filters, scope, entries=True)
         total, raw = _run(
@@ -517,6 +591,41 @@ def compute(
     if limit is not None:
         rows = rows[:limit]
     return Result(ind.code, ind.measure, total, tuple(by), rows)
+
+
+def _count(
+    session: Session,
+    ind: Indicator,
+    filters: Filters,
+    scope: FacilityScope | None,
+    by: Sequence[Breakdown],
+    *,
+    from_entries: bool,
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """A sum of counts: whole months from the monthly rollup, the days around
+    them from the daily one (all of it daily when broken down by day or week).
+    ``from_entries`` sums the raw ledger rows instead: the benchmark's yardstick."""
+    if from_entries or any(k in (Breakdown.day, Breakdown.week) for k in by):
+        table: Any = LedgerEntry if from_entries else LedgerRollup
+        plan = _conditions(session, ind, filters, scope, entries=from_entries, named=False)
+        total, raw = _run(session, plan, func.coalesce(func.sum(table.count), 0), by)
+        return int(total or 0), raw
+    found, fids = windows(session, filters, scope)
+    daily, monthly = by_month(found)
+    sums: dict[tuple[Any, ...], int] = {}
+    total = 0
+    for part, table in ((monthly, LedgerRollupMonth), (daily, LedgerRollup)):
+        if not part:
+            continue
+        plan = _conditions(
+            session, ind, filters, scope, entries=False, table=table, found=part, fids=fids
+        )
+        subtotal, rows = _run(session, plan, func.coalesce(func.sum(table.count), 0), by)
+        total += int(subtotal or 0)
+        for row in rows:
+            key = tuple(_key_text(v) if isinstance(v, date | str) else v for v in row[:-1])
+            sums[key] = sums.get(key, 0) + int(row[-1] or 0)
+    return total, [(*key, value) for key, value in sums.items()]
 
 
 def _enrolled(
