@@ -45,6 +45,7 @@ def _routers() -> list[tuple[str, object]]:
     from puente.network.api import router as network
     from puente.network.pages import router as network_pages
     from puente.people.api import router as people
+    from puente.recovery.api import router as recovery
     from puente.reports.api import router as reports
     from puente.reports.pages import router as report_pages
     from puente.scheduling.api import router as scheduling
@@ -72,6 +73,7 @@ def _routers() -> list[tuple[str, object]]:
         ("", visit_pages),
         ("", schedule_pages),
         ("", visit_room),
+        ("/api", recovery),
     ]
 
 

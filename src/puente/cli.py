@@ -332,5 +332,9 @@ from puente.reports.cli import register as _register_reports  # noqa: E402
 
 _register_reports(app)
 
+from puente.recovery.cli import register as _register_recovery  # noqa: E402
+
+_register_recovery(app)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -183,3 +183,52 @@ class OutboxStatus(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"  # gave up after the last retry
+
+
+# Recovery of deferred care -----------------------------------------------------
+
+
+class WaitPriority(StrEnum):
+    """Clinical priority of a waiting-list entry: P1 within 72 hours, P2
+    within a month, P3 within three months, P4 longer."""
+
+    p1 = "p1"
+    p2 = "p2"
+    p3 = "p3"
+    p4 = "p4"
+
+
+class WaitStatus(StrEnum):
+    waiting = "waiting"
+    planned = "planned"  # in a published campaign plan
+    served = "served"
+    removed = "removed"
+
+
+class CapacityKind(StrEnum):
+    or_minutes = "or_minutes"
+    consultation_slots = "consultation_slots"
+    screening_slots = "screening_slots"
+
+
+class CampaignStatus(StrEnum):
+    draft = "draft"
+    planned = "planned"
+    published = "published"
+    closed = "closed"
+
+
+class PlanRunStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class PlanItemStatus(StrEnum):
+    planned = "planned"
+    booked = "booked"  # published: an appointment exists, the patient is told
+    confirmed = "confirmed"
+    cancelled = "cancelled"
+    done = "done"
+    no_show = "no_show"

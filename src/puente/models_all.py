@@ -8,6 +8,7 @@ from puente.ledger import models as ledger_models
 from puente.network import models as network_models
 from puente.notify import models as notify_models
 from puente.people import models as people_models
+from puente.recovery import models as recovery_models
 from puente.scheduling import models as scheduling_models
 from puente.visits import models as visits_models
 
@@ -19,6 +20,7 @@ __all__ = [
     "network_models",
     "notify_models",
     "people_models",
+    "recovery_models",
     "scheduling_models",
     "visits_models",
 ]

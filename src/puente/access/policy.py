@@ -33,6 +33,11 @@ class Permission(StrEnum):
     # Virtual visits: hold and close a visit (clinicians); attend one (patients).
     visit_conduct = "visit:conduct"
     visit_attend = "visit:attend"
+    # Recovery of deferred care: read waiting-list figures, campaigns and plans;
+    # build campaigns and run and publish plans; capture what a unit delivered.
+    recovery_read = "recovery:read"
+    recovery_plan = "recovery:plan"
+    recovery_capture = "recovery:capture"
 
 
 P = Permission
@@ -72,6 +77,13 @@ ROLE_PERMISSIONS: dict[R, frozenset[Permission]] = {
     # A patient reads their own record only; the scope check narrows it to them.
     R.patient: frozenset(_EVERYONE | {P.patient_read, P.appointment_book, P.visit_attend}),
 }
+
+
+# Recovery of deferred care.
+ROLE_PERMISSIONS[R.campaign_planner] |= {P.recovery_read, P.recovery_plan, P.recovery_capture}
+ROLE_PERMISSIONS[R.facility_admin] |= {P.recovery_read, P.recovery_capture}
+ROLE_PERMISSIONS[R.clinician] |= {P.recovery_read, P.recovery_capture}
+ROLE_PERMISSIONS[R.program_manager] |= {P.recovery_read}
 
 
 def roles_with(permission: Permission) -> frozenset[R]:
