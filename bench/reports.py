@@ -1,7 +1,7 @@
 """Dashboard queries over a big ledger, on PostgreSQL.
 
     PUENTE_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/puente \\
-        .venv/bin/python bench/reports.py [--rows 10000000] [--repeat 30]
+        .venv/bin/python bench/reports.py [--rows 10000000] [--repeat 30] [--reuse]
 
 (PUENTE_TEST_DATABASE_URL is used when the first is not set.) The run takes a
 sibling database ``<name>_reports_bench``, which it empties. It builds four
@@ -71,7 +71,7 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _database(base: str) -> str:
+def _database(base: str, *, keep: bool = False) -> str:
     parsed = make_url(base)
     name = f"{parsed.database}_reports_bench"
     admin = make_engine(base, isolation_level="AUTOCOMMIT")
@@ -80,6 +80,8 @@ def _database(base: str) -> str:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     url = parsed.set(database=name).render_as_string(hide_password=False)
+    if keep:
+        return url
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -106,15 +108,15 @@ def _world(session: Session) -> dict[str, tuple[int, int]]:
         regions[country] = [r.id for r in rows]
     spans: dict[str, tuple[int, int]] = {}
     for shape, (_share, country, count, first, _days, _s, _c) in SHAPES.items():
-        rows = [
+        units = [
             Facility(code=f"B-{shape[:3].upper()}-{n:04d}", name=f"{shape} {n}",
                      tier=Tier.level2, kind=FacilityKind.general_hospital,
                      region_id=regions[country][n % 32], country_code=country, timezone="UTC")
             for n in range(count)
         ]  # fmt: skip
-        session.add_all(rows)
+        session.add_all(units)
         session.flush()
-        spans[shape] = (rows[0].id, rows[-1].id)
+        spans[shape] = (units[0].id, units[-1].id)
         if shape in PROGRAMS:
             code, kind = PROGRAMS[shape]
             program = Program(code=code, name=code, kind=kind, country_code=country)
@@ -123,7 +125,7 @@ def _world(session: Session) -> dict[str, tuple[int, int]]:
             session.add_all(
                 ProgramEnrolment(program_id=program.id, facility_id=f.id,
                                  start_date=date.fromordinal(first.toordinal() - 60 + n % 60))
-                for n, f in enumerate(rows)
+                for n, f in enumerate(units)
             )  # fmt: skip
     session.flush()
     return spans
@@ -235,19 +237,36 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--raw-repeat", type=int, default=3)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Measure the rows a previous run generated (same --rows) instead of building anew",
+    )
     args = parser.parse_args()
     base = os.environ.get("PUENTE_BENCH_DATABASE_URL") or os.environ.get("PUENTE_TEST_DATABASE_URL")
     if not base or not base.startswith("postgresql"):
         sys.exit("Set PUENTE_BENCH_DATABASE_URL (or PUENTE_TEST_DATABASE_URL) to PostgreSQL.")
-    url = _database(base)
+    url = _database(base, keep=args.reuse)
     upgrade(url)
     engine = make_engine(url)
     factory = sessionmaker(bind=engine)
     started = time.perf_counter()
-    with factory.begin() as session:
-        spans = _world(session)
-    _log(f"Generating {args.rows:,} ledger entries …")
-    _generate(engine, spans, args.rows)
+    with factory() as session:
+        have = int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
+    if args.reuse and have == args.rows:
+        _log(f"Reusing the {have:,} ledger entries of an earlier run")
+    else:
+        if args.reuse:
+            _log(f"Found {have:,} entries, not {args.rows:,}: building anew")
+            url = _database(base)
+            upgrade(url)
+            engine.dispose()
+            engine = make_engine(url)
+            factory = sessionmaker(bind=engine)
+        with factory.begin() as session:
+            spans = _world(session)
+        _log(f"Generating {args.rows:,} ledger entries …")
+        _generate(engine, spans, args.rows)
     generated = time.perf_counter() - started
     with factory() as session:
         entries = int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)

@@ -121,3 +121,14 @@ def test_figures_equal_the_raw_ledger_for_every_period_and_breakdown(
             assert sorted((tuple(r.keys.values()), r.value) for r in live.rows) == sorted(
                 (tuple(r.keys.values()), r.value) for r in raw.rows
             ), (start, end, by)
+
+
+def test_facilities_that_joined_in_one_month_share_their_whole_months() -> None:
+    daily, monthly = by_month(
+        [Window((1,), D(2022, 1, 15), None), Window((2,), D(2022, 1, 20), None)]
+    )
+    assert [(w.ids, w.lo, w.hi) for w in monthly] == [((1, 2), D(2022, 2, 1), None)]
+    assert sorted((w.ids, w.lo) for w in daily) == [
+        ((1,), D(2022, 1, 15)),
+        ((2,), D(2022, 1, 20)),
+    ]

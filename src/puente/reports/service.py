@@ -320,7 +320,26 @@ def by_month(found: Sequence[Window]) -> tuple[list[Window], list[Window]]:
             daily.append(Window(w.ids, w.lo, first - timedelta(days=1)))
         if w.hi is not None and after is not None and after <= w.hi:
             daily.append(Window(w.ids, after, w.hi))
-    return daily, monthly
+    return _merged(daily), _merged(monthly)
+
+
+def _merged(found: Sequence[Window]) -> list[Window]:
+    """One window per date range: facilities that joined a program on
+    different days of one month share their whole months."""
+    ranges: dict[tuple[date | None, date | None], set[int] | None] = {}
+    for w in found:
+        key = (w.lo, w.hi)
+        if key in ranges and ranges[key] is None:
+            continue
+        if w.ids is None:
+            ranges[key] = None
+        else:
+            ranges.setdefault(key, set())
+            ranges[key] |= set(w.ids)  # type: ignore[operator]
+    return [
+        Window(None if ids is None else tuple(sorted(ids)), lo, hi)
+        for (lo, hi), ids in ranges.items()
+    ]
 
 
 def _bucket(session: Session, column: Any, key: Breakdown) -> Any:
