@@ -80,11 +80,41 @@ def test_filters_by_program_tier_and_unknown_codes(marta: TestClient) -> None:
     assert marta.get("/api/reports/nope").status_code == 404
 
 
-def test_goal_attainment_is_defined_and_empty_without_goals(marta: TestClient) -> None:
-    body = marta.get("/api/reports/goal-attainment").json()
-    assert body["total"] is None
+def test_goal_attainment_is_delivered_over_the_campaigns_goals(
+    marta: TestClient, db: Session
+) -> None:
+    from puente.recovery.models import Campaign, CampaignGoal
+
+    no_campaign = marta.get("/api/reports/goal-attainment")
+    assert no_campaign.status_code == 422 and "campaign" in no_campaign.text
+    unknown = marta.get("/api/reports/goal-attainment?campaign=no-such-day")
+    assert unknown.status_code == 422 and "no-such-day" in unknown.text
+    campaign = Campaign(code=CAMPAIGN, name="Jornada", country_code="MX",
+                        starts_on=date(2021, 5, 14), ends_on=date(2021, 5, 16))  # fmt: skip
+    db.add(campaign)
+    db.flush()
+    assert marta.get(f"/api/reports/goal-attainment?campaign={CAMPAIGN}").json()["total"] is None
+    units = {c: i for c, i in db.query(Facility.code, Facility.id).filter(
+        Facility.code.in_(["MX-OOAD01", "MX-OOAD02"]))}  # fmt: skip
+    surgery = service_ids_by_code(db, ["surgery-general"])["surgery-general"]
+    # Each of the first units delivered 21 general surgeries that weekend.
+    db.add_all([
+        CampaignGoal(campaign_id=campaign.id, facility_id=units["MX-OOAD01"], service_id=surgery,
+                     goal=20),
+        CampaignGoal(campaign_id=campaign.id, facility_id=units["MX-OOAD02"], service_id=surgery,
+                     goal=42),
+    ])  # fmt: skip
+    db.flush()
+    body = marta.get(f"/api/reports/goal-attainment?campaign={CAMPAIGN}&by=facility").json()
+    assert body["total"] == round(42 / 62, 4)
+    assert {r["keys"]["facility"]: r["value"] for r in body["rows"]} == {
+        "MX-OOAD01": 1.05,
+        "MX-OOAD02": 0.5,
+    }
+    refused = marta.get(f"/api/reports/goal-attainment?campaign={CAMPAIGN}&by=day")
+    assert refused.status_code == 422 and "by" in refused.text
     names = {i["code"]: i for i in marta.get("/api/reports/indicators").json()}
-    assert set(names["foreign-patients"]["meaning"]) == {"en", "es", "ru", "vi"}
+    assert set(names["goal-attainment"]["meaning"]) == {"en", "es", "ru", "vi"}
 
 
 def test_a_facility_admin_sees_only_their_facility(

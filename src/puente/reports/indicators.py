@@ -12,7 +12,8 @@ Measures:
 ``count``      sum of ledger counts (read from the rollup: live and fast)
 ``patients``   distinct patients of the ledger entries that name one
 ``enrolled``   facilities enrolled in a program on a date
-``goal``       delivered ÷ goal of a campaign (null until campaigns set goals)
+``goal``       delivered ÷ goal of a campaign (``campaign`` filter required; its goals
+               per unit × service line, the ledger rows tagged with it)
 ``response``   response times and deadline breaches of remote consultations
                (null until remote consultation records them)
 """

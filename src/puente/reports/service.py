@@ -505,7 +505,8 @@ class Labeller:
                 code, name = names[key].get(value, (_key_text(value), _key_text(value)))
                 keys[key.value], labels[key.value] = code, name
             number = values[len(by)]
-            out.append(Row(keys, labels, int(number) if number is not None else None))
+            value = None if number is None else number if isinstance(number, float) else int(number)
+            out.append(Row(keys, labels, value))
         return out
 
     def _names(self, key: Breakdown, values: set[Any]) -> dict[Any, tuple[str, str]]:
@@ -602,9 +603,11 @@ def compute(
         total = int(total or 0)
     elif ind.measure == Measure.enrolled:
         return _enrolled(session, ind, filters, by, scope, lang)
+    elif ind.measure == Measure.goal:
+        return _goal(session, ind, filters, by, scope, lang)
     else:
-        # Goals come with campaigns, response times with remote consultation:
-        # defined here, null until those record them.
+        # Response times come with remote consultation: defined here, null
+        # until it records them.
         return Result(ind.code, ind.measure, None, tuple(by))
     rows = _order(by, Labeller(session, lang).rows(by, raw))
     if limit is not None:
@@ -645,6 +648,86 @@ def _count(
             key = tuple(_key_text(v) if isinstance(v, date | str) else v for v in row[:-1])
             sums[key] = sums.get(key, 0) + int(row[-1] or 0)
     return total, [(*key, value) for key, value in sums.items()]
+
+
+GOAL_KEYS = (
+    Breakdown.facility, Breakdown.country, Breakdown.region, Breakdown.tier,
+    Breakdown.service, Breakdown.specialty,
+)  # fmt: skip
+
+
+def _goal(
+    session: Session,
+    ind: Indicator,
+    filters: Filters,
+    by: Sequence[Breakdown],
+    scope: FacilityScope | None,
+    lang: str,
+) -> Result:
+    """Delivered ÷ goal of a campaign: the ledger rows tagged with the
+    campaign, of the services and units that have a goal, over the goals."""
+    from puente.recovery.models import Campaign, CampaignGoal
+
+    if not filters.campaign:
+        raise Unprocessable(
+            "Goal attainment is measured per campaign.",
+            errors=[FieldError("campaign", "is required for this indicator")],
+        )
+    for key in by:
+        if key not in GOAL_KEYS:
+            raise Unprocessable(
+                f"Goal attainment cannot be broken down by {key.value}.",
+                errors=[FieldError("by", f"one of {', '.join(k.value for k in GOAL_KEYS)}")],
+            )
+    campaign = session.scalar(select(Campaign).where(Campaign.code == filters.campaign))
+    if campaign is None:
+        raise _unknown("campaign", filters.campaign)
+    fids = facility_ids(session, filters, scope)
+    sids = service_ids(session, ind, filters.services)
+    goal_query = select(CampaignGoal.facility_id, CampaignGoal.service_id, CampaignGoal.goal).where(
+        CampaignGoal.campaign_id == campaign.id
+    )
+    if fids is not None:
+        goal_query = goal_query.where(CampaignGoal.facility_id.in_(fids))
+    if sids is not None:
+        goal_query = goal_query.where(CampaignGoal.service_id.in_(sids))
+    goals = [tuple(g) for g in session.execute(goal_query)]
+    if not goals:
+        return Result(ind.code, ind.measure, None, tuple(by))
+    r = LedgerRollup
+    done_query = (
+        select(r.facility_id, r.service_id, func.sum(r.count))
+        .where(
+            r.campaign_code == campaign.code,
+            r.facility_id.in_(sorted({g[0] for g in goals})),
+            r.service_id.in_(sorted({g[1] for g in goals})),
+        )
+        .group_by(r.facility_id, r.service_id)
+    )
+    if filters.start is not None:
+        done_query = done_query.where(r.day >= filters.start)
+    if filters.end is not None:
+        done_query = done_query.where(r.day <= filters.end)
+    delivered = {(fid, sid): int(n or 0) for fid, sid, n in session.execute(done_query)}
+    places = _facility_attributes(session, {g[0] for g in goals})
+    specialties = dict(
+        session.execute(
+            select(Service.id, Service.specialty_id).where(
+                Service.id.in_(sorted({g[1] for g in goals}))
+            )
+        ).all()
+    )
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for fid, sid, goal in goals:
+        values = {**places[fid], Breakdown.service: sid, Breakdown.specialty: specialties[sid]}
+        bucket = sums.setdefault(tuple(values[k] for k in by), [0, 0])
+        bucket[0] += goal
+        bucket[1] += delivered.get((fid, sid), 0)
+    total_goal = sum(b[0] for b in sums.values())
+    total_done = sum(b[1] for b in sums.values())
+    raw = [(*key, round(done / goal, 4)) for key, (goal, done) in sums.items()]
+    rows = _order(by, Labeller(session, lang).rows(by, raw)) if by else []
+    return Result(ind.code, ind.measure, round(total_done / total_goal, 4), tuple(by), rows)
 
 
 def _enrolled(
