@@ -303,6 +303,44 @@ def token(
     print(value)
 
 
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup")],
+) -> None:
+    """Back up the configured database: pg_dump (custom format) for PostgreSQL,
+    the online-backup API for SQLite. The server may keep running."""
+    from puente.ops.backup import backup, table_checksums
+
+    url = get_settings().database_url
+    try:
+        backup(url, file)
+    except PuenteError as exc:
+        _fail(exc)
+    tables = table_checksums(url)
+    rows = sum(t.rows for t in tables.values())
+    console.print(f"Backed up {len(tables)} tables, {rows:,} rows, to {file}")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file written by `puente backup`")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the tables of a database that has some")
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database (empty, unless --force)."""
+    from puente.ops.backup import restore, table_checksums
+
+    url = get_settings().database_url
+    try:
+        restore(url, file, force=force)
+    except PuenteError as exc:
+        _fail(exc)
+    tables = table_checksums(url)
+    rows = sum(t.rows for t in tables.values())
+    console.print(f"Restored {len(tables)} tables, {rows:,} rows, from {file}")
+
+
 notify_app = typer.Typer(help="Notifications (the outbox).", no_args_is_help=True)
 app.add_typer(notify_app, name="notify")
 
