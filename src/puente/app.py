@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from puente import __version__
@@ -16,6 +18,7 @@ from puente.config import Settings, get_settings
 from puente.db import make_engine, make_sessionmaker
 from puente.errors import install_handlers, problem
 from puente.i18n import current_language, negotiate, normalise_language
+from puente.migrate import head_revisions
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -25,6 +28,18 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 ROOM_UPLOAD = re.compile(r"^/api/visits/\d+/files$")
 # CSV imports uploaded from the pages; the route streams them to a file.
 IMPORT_UPLOAD = re.compile(r"^/figures/import$")
+
+
+def schema_revisions(engine: Engine) -> set[str]:
+    """The schema's Alembic revisions, read on a bare DBAPI connection: no
+    transaction of Puente's own, so SQLite's write lock is never taken."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT version_num FROM alembic_version")
+        return {str(row[0]) for row in cursor.fetchall()}
+    finally:
+        raw.close()
 
 
 def body_limit(settings: Settings, path: str) -> int:
@@ -133,7 +148,29 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """The database answers and its schema is at the code's migration head."""
+        engine = session_factory.kw["bind"].engine  # a Connection in tests
+        try:
+            current = schema_revisions(engine)
+        except Exception as exc:  # any driver error: not ready
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable",
+                 "detail": type(exc).__name__},
+                status_code=503,
+            )  # fmt: skip
+        heads = set(head_revisions(str(engine.url)))
+        if current != heads:
+            return JSONResponse(
+                {"status": "unavailable", "database": "reachable",
+                 "migrations": {"current": sorted(current), "head": sorted(heads)}},
+                status_code=503,
+            )  # fmt: skip
+        return JSONResponse({"status": "ready", "migrations": sorted(heads)})
 
     for prefix, router in _routers():
         app.include_router(router, prefix=prefix)  # type: ignore[arg-type]

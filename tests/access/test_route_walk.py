@@ -15,6 +15,7 @@ from tests.routes import mounts, served_routes
 
 PUBLIC = {
     "/healthz",
+    "/readyz",
     "/login",
     "/login/oidc",
     "/login/oidc/callback",

@@ -35,6 +35,7 @@ PATIENT_PERMISSIONS = {Permission.patient_read, Permission.patient_write}
 PUBLIC_PATHS = frozenset(
     {
         "/healthz",
+        "/readyz",
         "/login",
         "/login/oidc",
         "/login/oidc/callback",
