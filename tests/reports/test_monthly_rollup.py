@@ -132,3 +132,17 @@ def test_facilities_that_joined_in_one_month_share_their_whole_months() -> None:
         ((1,), D(2022, 1, 15)),
         ((2,), D(2022, 1, 20)),
     ]
+
+
+def test_the_period_of_a_program_runs_from_its_first_to_its_last_ledger_day(
+    db: Session,
+) -> None:
+    _world(db)
+    assert service.period_of(db, Filters(program="msk-tm"), None) == (
+        D(2021, 12, 1),
+        D(2022, 5, 31),
+    )
+    narrowed = Filters(facilities=("RU-MOS-GP003",), start=D(2022, 1, 1))
+    first, last = service.period_of(db, narrowed, None) or (None, None)
+    assert first is not None and first <= D(2021, 12, 3) and last == D(2022, 5, 31)
+    assert service.period_of(db, Filters(campaign="none-such"), None) is None

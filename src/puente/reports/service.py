@@ -830,20 +830,38 @@ def _bucket_ends(first: date, last: date, key: Breakdown) -> list[date]:
 def period_of(
     session: Session, filters: Filters, scope: FacilityScope | None
 ) -> tuple[date, date] | None:
-    """First and last day with ledger rows under the facility filters."""
+    """First and last day with ledger rows under the facility filters: the
+    months from the monthly rollup, then the day within each from the daily
+    one (a min/max over the whole daily rollup walked millions of rows)."""
     fids = facility_ids(session, filters, scope)
-    r = LedgerRollup
-    query = select(func.min(r.day), func.max(r.day))
-    if fids is not None:
-        if not fids:
-            return None
-        query = query.where(r.facility_id.in_(fids))
-    if filters.campaign:
-        query = query.where(r.campaign_code == filters.campaign)
-    first, last = session.execute(query).one()
-    if first is None:
+    if fids is not None and not fids:
         return None
-    return _as_date(first), _as_date(last)
+
+    def bounded(table: Any, query: Any) -> Any:
+        if fids is not None:
+            query = query.where(_among(session, table.facility_id, fids))
+        if filters.campaign:
+            query = query.where(table.campaign_code == filters.campaign)
+        return query
+
+    def per_facility(table: Any, *where: Any) -> Any:
+        # Grouped by facility, the primary key (facility, day, …) answers each
+        # facility's first and last day; a plain min() walked the day index.
+        inner = bounded(table, select(func.min(table.day).label("lo"), func.max(table.day)
+                                      .label("hi")).where(*where))  # fmt: skip
+        if fids is not None:
+            inner = inner.group_by(table.facility_id)
+        sub = inner.subquery()
+        return session.execute(select(func.min(sub.c.lo), func.max(sub.c.hi))).one()
+
+    m, r = LedgerRollupMonth, LedgerRollup
+    first_month, last_month = per_facility(m)
+    if first_month is None:
+        return None
+    first_month, last_month = _as_date(first_month), _as_date(last_month)
+    first = per_facility(r, r.day >= first_month, r.day < _next_month(first_month))[0]
+    last = per_facility(r, r.day >= last_month, r.day < _next_month(last_month))[1]
+    return _as_date(first or first_month), _as_date(last or last_month)
 
 
 def _as_date(value: Any) -> date:
