@@ -509,6 +509,8 @@ def compute(
         total = int(total or 0)
     elif ind.measure == Measure.enrolled:
         return _enrolled(session, ind, filters, by, scope, lang)
+    elif ind.measure == Measure.goal and filters.campaign:
+        return _goal(session, ind, filters, by, scope)
     else:
         # Goals come with campaigns, response times with remote consultation:
         # defined here, null until those record them.
@@ -517,6 +519,31 @@ def compute(
     if limit is not None:
         rows = rows[:limit]
     return Result(ind.code, ind.measure, total, tuple(by), rows)
+
+
+def _goal(
+    session: Session,
+    ind: Indicator,
+    filters: Filters,
+    by: Sequence[Breakdown],
+    scope: FacilityScope | None,
+) -> Result:
+    """Delivered ÷ goal of a campaign (null while it has no goals), over the
+    reader's units; split by facility or region when asked."""
+    from puente.recovery.capture import attainment
+    from puente.recovery.repository import campaign_by_code
+
+    campaign = campaign_by_code(session, filters.campaign or "")
+    if campaign is None:
+        return Result(ind.code, ind.measure, None, tuple(by))
+    ids = None if scope is None or scope.everywhere else scope.ids
+    found = attainment(session, campaign=campaign, facility_ids=ids)
+    rows: list[Row] = []
+    if list(by) in ([Breakdown.facility], [Breakdown.region]):
+        key = by[0].value
+        source = found.by_unit if by[0] == Breakdown.facility else found.by_state
+        rows = [Row({key: r.key}, {key: r.name}, r.ratio) for r in source]
+    return Result(ind.code, ind.measure, found.ratio, tuple(by), rows)
 
 
 def _enrolled(
