@@ -61,6 +61,7 @@ def _routers() -> list[tuple[str, object]]:
     from puente.network.pages import router as network_pages
     from puente.people.api import router as people
     from puente.recovery.api import router as recovery
+    from puente.recovery.pages import router as recovery_pages
     from puente.reports.api import router as reports
     from puente.reports.pages import router as report_pages
     from puente.scheduling.api import router as scheduling
@@ -89,6 +90,7 @@ def _routers() -> list[tuple[str, object]]:
         ("", schedule_pages),
         ("", visit_room),
         ("/api", recovery),
+        ("", recovery_pages),
     ]
 
 

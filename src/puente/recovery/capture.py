@@ -20,6 +20,7 @@ from puente.enums import LedgerSource, Mode, PlanItemStatus, WaitStatus
 from puente.errors import Conflict, FieldError, Unprocessable
 from puente.ledger import service as ledger
 from puente.ledger.schemas import GroupBy
+from puente.recovery import appointments
 from puente.recovery import repository as repo
 from puente.recovery.models import Campaign, PlanItem
 from puente.recovery.planning import get_run
@@ -78,6 +79,7 @@ def capture_patient(
         source_ref=f"campaign:{campaign.code}:entry:{entry.id}",
     )
     item.status = PlanItemStatus.done
+    appointments.attended(session, item, came=True)
     entry.status = WaitStatus.served
     entry.removed_on = served_on
     entry.served_campaign_id = campaign.id

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix
 
 __all__ = [
@@ -61,6 +61,12 @@ __all__ = [
 TARGET_DAYS: dict[int, int] = {1: 3, 2: 30, 3: 90, 4: 365}
 WEIGHT: dict[int, float] = {1: 8.0, 2: 4.0, 3: 2.0, 4: 1.0}
 MAX_OVERDUE_FACTOR = 3.0
+# Small instances whose rounded plan is further than this from the LP bound
+# are solved exactly as a MIP (at most MIP_MAX_COLUMNS entry × unit × day
+# columns), stopping at MIP_GAP or after ``mip_seconds``.
+MIP_WHEN_GAP_ABOVE = 0.01
+MIP_MAX_COLUMNS = 200_000
+MIP_GAP = 0.005
 
 Progress = Callable[[int, str], None]  # (percent, phase)
 Bin = tuple[int, date, int]  # (unit, day, line)
@@ -102,7 +108,7 @@ class PlanResult:
     fcfs_objective: float
     greedy_objective: float
     seconds: float
-    method: str = "lp-bound+rounding (HiGHS)"
+    method: str = "LP bound + rounding (HiGHS)"
     standby: list[int] = field(default_factory=list)
 
     @property
@@ -237,6 +243,7 @@ def plan(
     busy: Iterable[tuple[int, date]] = (),
     standby_size: int = 0,
     progress: Progress | None = None,
+    mip_seconds: float = 20.0,
 ) -> PlanResult:
     """Plan ``entries`` into ``capacity``. ``busy`` are (patient, day) pairs
     already taken (kept appointments); their capacity must already be out of
@@ -258,8 +265,19 @@ def plan(
     report(70, "rounding")
     assignments = _round(usable, capacity, flows, taken, busy)
     objective = _value(usable, assignments)
+    method = "LP bound + rounding (HiGHS)"
     if dense_value > objective:  # never worse than the better baseline
         assignments, objective = dense, dense_value
+    if bound > 0 and (bound - objective) / bound > MIP_WHEN_GAP_ABOVE:
+        report(80, "mip")
+        exact = _mip(usable, capacity, busy, time_limit=mip_seconds)
+        if exact is not None:
+            mip_assignments, mip_bound = exact
+            mip_value = _value(usable, mip_assignments)
+            bound = min(bound, mip_bound)
+            method = "MIP (HiGHS)"
+            if mip_value > objective:
+                assignments, objective = mip_assignments, mip_value
     planned = {a.entry for a in assignments}
     rest = sorted((e for e in usable if e.id not in planned), key=lambda e: (-e.value, e.id))
     report(100, "done")
@@ -272,8 +290,58 @@ def plan(
         fcfs_objective=fcfs,
         greedy_objective=dense_value,
         seconds=clock.perf_counter() - started,
+        method=method,
         standby=[e.id for e in rest[:standby_size]],
     )
+
+
+def _mip(
+    entries: Sequence[Entry],
+    capacity: dict[Bin, int],
+    busy: Sequence[tuple[int, date]],
+    *,
+    time_limit: float,
+) -> tuple[list[Assignment], float] | None:
+    """The exact model over entry × unit × day, with one appointment per
+    patient per day, when it is small enough; (plan, HiGHS's proven bound)."""
+    taken_days = set(busy)
+    state = _State(capacity)
+    columns: list[tuple[Entry, Bin]] = []
+    for e in entries:
+        for b in state.eligible(e):
+            if capacity.get(b, 0) >= e.use and (e.patient, b[1]) not in taken_days:
+                columns.append((e, b))
+    if not columns or len(columns) > MIP_MAX_COLUMNS:
+        return None
+    entry_row = {key: n for n, key in enumerate(dict.fromkeys(e.id for e, _ in columns))}
+    bin_row = {key: n for n, key in enumerate(dict.fromkeys(b for _, b in columns))}
+    day_row = {key: n for n, key in enumerate(dict.fromkeys((e.patient, b[1]) for e, b in columns))}
+    first_bin, first_day = len(entry_row), len(entry_row) + len(bin_row)
+    rows: list[int] = []
+    cols: list[int] = []
+    data: list[float] = []
+    for k, (e, b) in enumerate(columns):
+        rows += [entry_row[e.id], first_bin + bin_row[b], first_day + day_row[(e.patient, b[1])]]
+        cols += [k, k, k]
+        data += [1.0, float(e.use), 1.0]
+    n_rows = first_day + len(day_row)
+    matrix = coo_matrix((data, (rows, cols)), shape=(n_rows, len(columns))).tocsr()
+    upper = np.concatenate(
+        [np.ones(len(entry_row)), [float(capacity[b]) for b in bin_row], np.ones(len(day_row))]
+    )
+    result = milp(
+        -np.asarray([e.value for e, _ in columns], dtype=np.float64),
+        constraints=LinearConstraint(matrix, -np.inf, upper),
+        integrality=np.ones(len(columns)),
+        bounds=Bounds(0, 1),
+        options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP},
+    )
+    if result.x is None:
+        return None
+    chosen = [columns[k] for k in np.flatnonzero(result.x > 0.5)]
+    dual = getattr(result, "mip_dual_bound", None)
+    bound = -float(dual) if dual is not None and np.isfinite(dual) else float("inf")
+    return [Assignment(e.id, b[0], b[1], b[2]) for e, b in chosen], bound
 
 
 def _round(

@@ -27,7 +27,7 @@ from puente.enums import CampaignStatus, CapacityKind, PlanItemStatus, PlanRunSt
 from puente.errors import Conflict, FieldError, NotFound, Unprocessable
 from puente.network.models import Facility
 from puente.notify import service as notify
-from puente.recovery import planner
+from puente.recovery import appointments, planner
 from puente.recovery import repository as repo
 from puente.recovery.models import Campaign, PlanItem, PlanRun, WaitingListEntry
 from puente.recovery.schemas import PlanItemRead, PlanRunRead
@@ -140,7 +140,12 @@ def execute(session: Session, *, run: PlanRun, progress: Progress | None = None)
             elif item.status in (PlanItemStatus.planned, PlanItemStatus.booked):
                 again.add(item.entry_id)
     kept_entries = {int(str(r["entry_id"])) for r in kept_rows}
-    entries = [e for e in repo.plannable_entries(session, list(kinds)) if e.id not in kept_entries]
+    # Only entries referred by the campaign's first day can be planned in it.
+    entries = [
+        e
+        for e in repo.plannable_entries(session, list(kinds))
+        if e.id not in kept_entries and e.referred_on <= campaign.starts_on
+    ]
     entries += [
         e
         for e in repo.entries_by_id(session, again - kept_entries).values()
@@ -206,7 +211,7 @@ def execute(session: Session, *, run: PlanRun, progress: Progress | None = None)
     run.planned = len(result.assignments) + len(kept_rows)
     run.objective = result.objective + kept_value
     run.bound = result.bound + kept_value
-    run.gap = (run.bound - run.objective) / run.bound if run.bound else 0.0
+    run.gap = max(0.0, (run.bound - run.objective) / run.bound) if run.bound else 0.0
     run.fcfs_objective = result.fcfs_objective + kept_value
     run.greedy_objective = result.greedy_objective + kept_value
     run.seconds = result.seconds
@@ -328,6 +333,7 @@ def _book(session: Session, campaign: Campaign, items: list[PlanItem]) -> int:
             },
         )
     repo.set_entry_status(session, list(entries), WaitStatus.planned, only_from=WaitStatus.waiting)
+    appointments.book(session, campaign, items, by_user_id=None)
     return len(items)
 
 
@@ -366,8 +372,11 @@ def set_outcome(
         )
     item.status = status
     session.flush()
+    if status == PlanItemStatus.no_show:
+        appointments.attended(session, item, came=False)
     if status != PlanItemStatus.cancelled:
         return None
+    appointments.cancel(session, item)
     _back_to_waiting(session, item.entry_id)
     return fill_from_standby(session, campaign=campaign, run=run, freed=item)
 

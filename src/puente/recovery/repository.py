@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from puente.catalog.models import Service
-from puente.enums import PlanItemStatus, Tier, WaitPriority, WaitStatus
+from puente.enums import FacilityKind, PlanItemStatus, Tier, WaitPriority, WaitStatus
 from puente.network.models import Facility, Region
 from puente.people.models import Patient
 from puente.recovery.models import (
@@ -91,6 +91,15 @@ def region_names(session: Session, ids: Collection[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(Region.id, Region.name).where(Region.id.in_(ids))).all())
+
+
+def unit_codes(session: Session, country: str, kinds: Collection[FacilityKind]) -> list[str]:
+    rows = session.scalars(
+        select(Facility.code)
+        .where(Facility.country_code == country, Facility.kind.in_(list(kinds)))
+        .order_by(Facility.code)
+    )
+    return list(rows)
 
 
 # Waiting list

@@ -397,3 +397,15 @@ def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
 
 def unit_ids(session: Session, campaign: Campaign) -> list[int]:
     return [f.id for f in repo.unit_facilities(session, campaign.id)]
+
+
+def unit_of(session: Session, campaign: Campaign, facility_code: str) -> Facility:
+    unit = next(
+        (f for f in repo.unit_facilities(session, campaign.id) if f.code == facility_code), None
+    )
+    if unit is None:
+        raise NotFound(
+            f"{facility_code} is not a unit of campaign '{campaign.code}'.",
+            errors=[FieldError("facility_code", "not in the campaign")],
+        )
+    return unit

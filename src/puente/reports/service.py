@@ -725,9 +725,9 @@ def _goal(
         bucket[1] += delivered.get((fid, sid), 0)
     total_goal = sum(b[0] for b in sums.values())
     total_done = sum(b[1] for b in sums.values())
-    raw = [(*key, round(done / goal, 4)) for key, (goal, done) in sums.items()]
+    raw = [(*key, done / goal) for key, (goal, done) in sums.items()]
     rows = _order(by, Labeller(session, lang).rows(by, raw)) if by else []
-    return Result(ind.code, ind.measure, round(total_done / total_goal, 4), tuple(by), rows)
+    return Result(ind.code, ind.measure, total_done / total_goal, tuple(by), rows)
 
 
 def _enrolled(

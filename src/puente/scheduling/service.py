@@ -525,3 +525,17 @@ def reschedule(
     for hook in on_booked:
         hook(session, new)
     return new
+
+
+def close(session: Session, *, appointment_id: int, came: bool) -> Appointment:
+    """A booked appointment took place (fulfilled) or the patient did not
+    come (no-show)."""
+    appointment = get_appointment(session, appointment_id)
+    if appointment.status != AppointmentStatus.booked:
+        raise Conflict(
+            f"The appointment is {appointment.status.value}; only a booked one can be closed.",
+            errors=[FieldError("status", appointment.status.value)],
+        )
+    appointment.status = AppointmentStatus.fulfilled if came else AppointmentStatus.no_show
+    session.flush()
+    return appointment

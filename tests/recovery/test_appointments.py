@@ -1,0 +1,92 @@
+"""From plan to people: a published plan for a national day next week books
+appointments through the scheduling core (no slot twice), and what patients
+do — confirm, cancel, not come — reaches their appointments."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from puente.enums import AppointmentPurpose, AppointmentStatus
+from puente.scheduling.models import Appointment
+from tests.recovery import world as w
+from tests.recovery.test_national_day_api import add_entries
+from tests.recovery.world import CARDIOLOGY, CMNO, JALISCO, NUEVO_LEON, SURGERY
+
+CODE = "imss-jornada-proxima"
+NEXT_WEEK = [date.today() + timedelta(days=7 + k) for k in range(2)]
+
+
+@pytest.fixture
+def net(db: Session) -> w.Network:
+    return w.network(db)
+
+
+def publish_next_week(client: TestClient) -> list[dict[str, Any]]:
+    r = client.post(
+        "/api/campaigns",
+        json={
+            "code": CODE,
+            "name": "Próxima jornada",
+            "country": "MX",
+            "starts_on": NEXT_WEEK[0].isoformat(),
+            "ends_on": NEXT_WEEK[-1].isoformat(),
+            "units": [JALISCO, NUEVO_LEON, CMNO],
+            "lines": [
+                {"service_code": SURGERY, "capacity_kind": "or_minutes"},
+                {"service_code": CARDIOLOGY, "capacity_kind": "consultation_slots"},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    rows = [
+        {"facility_code": u, "day": d.isoformat(), "service_code": s, "amount": a}
+        for d in NEXT_WEEK
+        for u, s, a in [(JALISCO, CARDIOLOGY, 2), (NUEVO_LEON, CARDIOLOGY, 1), (CMNO, SURGERY, 180)]
+    ]
+    assert client.put(f"/api/campaigns/{CODE}/capacity", json={"rows": rows}).status_code == 200
+    run = client.get(
+        client.post(f"/api/campaigns/{CODE}/plan-runs", json={}).headers["Location"]
+    ).json()
+    assert (
+        client.post(f"/api/campaigns/{CODE}/publish", json={"run_id": run["id"]}).status_code == 200
+    )
+    return list(client.get(f"/api/plan-runs/{run['id']}/items").json())
+
+
+def test_a_published_plan_books_one_campaign_appointment_per_item(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    w.lucia(client, db)
+    add_entries(client, net)
+    items = publish_next_week(client)
+    assert items and all(i["appointment_id"] for i in items)
+    booked = db.scalars(
+        select(Appointment).where(Appointment.id.in_([i["appointment_id"] for i in items]))
+    ).all()
+    assert len(booked) == len(items)
+    assert {a.status for a in booked} == {AppointmentStatus.booked}
+    assert {a.purpose for a in booked} == {AppointmentPurpose.campaign}
+    assert len({a.slot_id for a in booked}) == len(booked)
+
+
+def test_cancellations_and_no_shows_reach_the_appointments(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    w.lucia(client, db)
+    add_entries(client, net)
+    items = publish_next_week(client)
+    nl = [i for i in items if i["facility_code"] == NUEVO_LEON]
+    r = client.post(f"/api/plan-items/{nl[0]['id']}/outcome", json={"status": "cancelled"})
+    filled = r.json()["standby_filled"]
+    r = client.post(f"/api/plan-items/{nl[1]['id']}/outcome", json={"status": "no_show"})
+    assert r.status_code == 200
+    status = dict(db.execute(select(Appointment.id, Appointment.status)).all())
+    assert status[nl[0]["appointment_id"]] == AppointmentStatus.cancelled
+    assert status[nl[1]["appointment_id"]] == AppointmentStatus.no_show
+    assert filled is not None and status[filled["appointment_id"]] == AppointmentStatus.booked
