@@ -36,6 +36,8 @@ def _routers() -> list[tuple[str, object]]:
     from puente.access.pages import router as access_pages
     from puente.catalog.api import router as catalog
     from puente.catalog.pages import router as catalog_pages
+    from puente.consults.api import router as consults
+    from puente.consults.pages import router as consult_pages
     from puente.fhir.api import router as fhir
     from puente.ledger.api import router as ledger
     from puente.network.api import router as network
@@ -58,6 +60,7 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", reports),
         ("/api", scheduling),
         ("/api", visits),
+        ("/api", consults),
         ("/fhir", fhir),
         ("", pages),
         ("", access_pages),
@@ -66,6 +69,7 @@ def _routers() -> list[tuple[str, object]]:
         ("", report_pages),
         ("", visit_pages),
         ("", visit_room),
+        ("", consult_pages),
     ]
 
 

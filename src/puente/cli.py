@@ -302,5 +302,9 @@ from puente.reports.cli import register as _register_reports  # noqa: E402
 
 _register_reports(app)
 
+from puente.consults.cli import register as _register_consults  # noqa: E402
+
+_register_consults(app)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -209,6 +209,7 @@ PHASES: list[tuple[str, Callable[[World], None]]] = [
     ("demo accounts", _accounts),
     ("ledger history", lambda world: import_module("puente.demo.ledger").load_ledger(world)),
     ("virtual visits", lambda world: import_module("puente.demo.visits").load_visits(world)),
+    ("remote consultation", lambda w: import_module("puente.demo.consults").load_consults(w)),
 ]
 
 

@@ -509,6 +509,11 @@ def compute(
         total = int(total or 0)
     elif ind.measure == Measure.enrolled:
         return _enrolled(session, ind, filters, by, scope, lang)
+    elif ind.measure == Measure.response:
+        from puente.consults.metrics import response_time_indicator
+
+        result: Result = response_time_indicator(session, ind.code, filters, by, scope, lang)
+        return result
     else:
         # Goals come with campaigns, response times with remote consultation:
         # defined here, null until those record them.
