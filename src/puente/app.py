@@ -37,6 +37,8 @@ def _routers() -> list[tuple[str, object]]:
     from puente.catalog.api import router as catalog
     from puente.catalog.pages import router as catalog_pages
     from puente.consults.api import router as consults
+    from puente.consults.education_api import router as education
+    from puente.consults.education_pages import router as education_pages
     from puente.consults.pages import router as consult_pages
     from puente.fhir.api import router as fhir
     from puente.ledger.api import router as ledger
@@ -61,6 +63,7 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", scheduling),
         ("/api", visits),
         ("/api", consults),
+        ("/api", education),
         ("/fhir", fhir),
         ("", pages),
         ("", access_pages),
@@ -70,6 +73,7 @@ def _routers() -> list[tuple[str, object]]:
         ("", visit_pages),
         ("", visit_room),
         ("", consult_pages),
+        ("", education_pages),
     ]
 
 

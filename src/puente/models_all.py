@@ -3,6 +3,7 @@
 
 from puente.access import models as access_models
 from puente.catalog import models as catalog_models
+from puente.consults import education_models
 from puente.consults import models as consults_models
 from puente.db import Base
 from puente.ledger import models as ledger_models
@@ -17,6 +18,7 @@ __all__ = [
     "access_models",
     "catalog_models",
     "consults_models",
+    "education_models",
     "ledger_models",
     "network_models",
     "notify_models",

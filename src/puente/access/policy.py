@@ -40,6 +40,7 @@ class Permission(StrEnum):
     consult_coordinate = "consult:coordinate"
     consult_answer = "consult:answer"
     bridge_heartbeat = "bridge:heartbeat"
+    training_manage = "training:manage"
 
 
 P = Permission
@@ -83,8 +84,13 @@ ROLE_PERMISSIONS: dict[R, frozenset[Permission]] = {
 # Remote consultation (hub and spoke).
 _CONSULT_GRANTS: dict[R, set[Permission]] = {
     R.clinician: {P.consult_read, P.consult_request, P.bridge_heartbeat},
-    R.hub_coordinator: {P.consult_read, P.consult_coordinate, P.bridge_heartbeat},
-    R.hub_specialist: {P.consult_read, P.consult_request, P.consult_answer},
+    R.hub_coordinator: {
+        P.consult_read,
+        P.consult_coordinate,
+        P.bridge_heartbeat,
+        P.training_manage,
+    },
+    R.hub_specialist: {P.consult_read, P.consult_request, P.consult_answer, P.training_manage},
     R.facility_admin: {P.bridge_heartbeat},
 }
 for _role, _extra in _CONSULT_GRANTS.items():

@@ -9,6 +9,8 @@
 * In flight: a dozen cases asked in the last hours, some still within their
   deadline (the queue's countdown runs), some already breached and
   escalated to the hub coordinator or on to the next hub.
+* Tele-education: two past training sessions with attendance from island
+  and cross-border spokes, three ahead, and one teaching case on the board.
 * Demo accounts (see :func:`_accounts`): ``dr.island`` at Cô Tô island's
   district medical centre, ``dr.laos`` at Mittaphab Hospital (Vientiane),
   ``island.hub.coord`` / ``island.hub.doctor`` at the island's first hub;
@@ -29,11 +31,12 @@ from sqlalchemy import select
 from puente.access import service as access
 from puente.access.demo import DEMO_PASSWORD
 from puente.access.models import User
-from puente.consults import deadlines, service
+from puente.consults import deadlines, education, service
+from puente.consults.models import ConsultCase
 from puente.consults.schemas import Answer, CaseCreate, Vitals
 from puente.db import utcnow
 from puente.demo.world import World
-from puente.enums import AccessRole, ConsultOutcome, ConsultUrgency, Sex
+from puente.enums import AccessRole, ConsultOutcome, ConsultStatus, ConsultUrgency, Sex
 from puente.network.models import Facility, Region, SupportLink
 from puente.people.models import Patient
 
@@ -305,6 +308,7 @@ def load_consults(world: World) -> None:
         case, _template = ask(now - timedelta(minutes=minutes_ago), site)
         if case is not None and case.due_at < now:
             deadlines.escalate_due(session, now)
+    _education(world, islands + abroad, now)
     session.flush()
     world.counts["consult_cases"] += HISTORY + 12
     world.counts["consults_answered"] += answered
@@ -353,3 +357,64 @@ def _accounts(world: World, islands: list[Facility], abroad: list[Facility]) -> 
         if role == AccessRole.clinician:
             out[codes[scope]] = user.id
     return out
+
+
+TRAININGS = [
+    ("VN-BACHMAI", "Đọc điện tâm đồ trong hội chứng vành cấp", "cardiology"),
+    ("VN-NHITW", "Xử trí co giật do sốt ở trẻ em", "pediatrics"),
+    ("VN-BACHMAI", "Thở máy cơ bản cho tuyến huyện", "internal_medicine"),
+    ("VN-NHIETDOI", "Sốt xuất huyết Dengue: phân độ và truyền dịch", "infectious_diseases"),
+    ("VN-PSTW", "Tiền sản giật nặng: xử trí trước chuyển viện", "obstetrics"),
+]
+
+
+def _education(world: World, spokes: list[Facility], now: datetime) -> None:
+    """Two past training sessions with attendance, three ahead, and one
+    teaching case discussed on the board."""
+    session = world.session
+    hubs = dict(session.execute(select(Facility.code, Facility.id)).all())
+    for n, (hub, title, specialty) in enumerate(TRAININGS):
+        if hub not in hubs:
+            continue
+        starts = (
+            now + timedelta(days=7 * (n - 1), hours=2)
+            if n >= 2
+            else now - timedelta(days=30 * (2 - n))
+        )
+        row = education.schedule_session(
+            session,
+            hub_facility_id=hubs[hub],
+            title=title,
+            specialty_id=world.specialties.get(specialty),
+            starts_at=starts.replace(minute=0, second=0, microsecond=0),
+            minutes=90,
+            video_url=None,
+            by_user_id=None,
+        )
+        if starts < now:
+            for place in spokes[: 6 + 3 * n]:
+                education.attend(
+                    session,
+                    training=row,
+                    facility_id=place.id,
+                    practitioner_id=None,
+                    by_user_id=None,
+                )
+    closed = session.scalar(
+        select(ConsultCase)
+        .where(ConsultCase.status == ConsultStatus.closed)
+        .order_by(ConsultCase.id)
+        .limit(1)
+    )
+    if closed is not None:
+        teaching = education.teaching_case(
+            session, case=closed, title="Ca bệnh từ tuyến đảo", by_user_id=None
+        )
+        education.open_thread(
+            session,
+            specialty_id=teaching.specialty_id,
+            title="Kinh nghiệm xử trí tại tuyến đảo",
+            body="Chia sẻ cách chúng tôi xử trí ca này trước khi có ý kiến tuyến trên.",
+            teaching_case_id=teaching.id,
+            by_user_id=None,
+        )

@@ -144,11 +144,111 @@ def upgrade() -> None:
     with op.batch_alter_table('consult_upload', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consult_upload_case_id'), ['case_id'], unique=False)
 
+    op.create_table('teaching_case',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('specialty_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('age_band', sa.String(length=16), nullable=True),
+    sa.Column('sex', sa.Enum('female', 'male', 'other', 'unknown', name='sex', native_enum=False, create_constraint=True, length=32), nullable=True),
+    sa.Column('urgency', sa.Enum('emergency', 'urgent', 'routine', name='consult_urgency', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('question', sa.Text(), nullable=False),
+    sa.Column('clinical_summary', sa.Text(), nullable=False),
+    sa.Column('assessment', sa.Text(), nullable=True),
+    sa.Column('plan', sa.Text(), nullable=True),
+    sa.Column('diagnoses', sa.JSON(), nullable=False),
+    sa.Column('outcome', sa.Enum('treated_locally', 'transferred', 'died', 'unknown', name='consult_outcome', native_enum=False, create_constraint=True, length=32), nullable=True),
+    sa.Column('created_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['specialty_id'], ['specialty.id'], name=op.f('fk_teaching_case_specialty_id_specialty')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_teaching_case'))
+    )
+    with op.batch_alter_table('teaching_case', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_teaching_case_specialty_id'), ['specialty_id'], unique=False)
+
+    op.create_table('board_thread',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('specialty_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('teaching_case_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['specialty_id'], ['specialty.id'], name=op.f('fk_board_thread_specialty_id_specialty')),
+    sa.ForeignKeyConstraint(['teaching_case_id'], ['teaching_case.id'], name=op.f('fk_board_thread_teaching_case_id_teaching_case')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_board_thread'))
+    )
+    with op.batch_alter_table('board_thread', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_board_thread_specialty_id'), ['specialty_id'], unique=False)
+
+    op.create_table('board_post',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('thread_id', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('author_user_id', sa.Integer(), nullable=True),
+    sa.Column('posted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['thread_id'], ['board_thread.id'], name=op.f('fk_board_post_thread_id_board_thread'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_board_post'))
+    )
+    with op.batch_alter_table('board_post', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_board_post_thread_id'), ['thread_id'], unique=False)
+
+    op.create_table('training_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('hub_facility_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('specialty_id', sa.Integer(), nullable=True),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('minutes', sa.Integer(), nullable=False),
+    sa.Column('video_url', sa.String(length=500), nullable=True),
+    sa.Column('created_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['hub_facility_id'], ['facility.id'], name=op.f('fk_training_session_hub_facility_id_facility')),
+    sa.ForeignKeyConstraint(['specialty_id'], ['specialty.id'], name=op.f('fk_training_session_specialty_id_specialty')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_session'))
+    )
+    with op.batch_alter_table('training_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_training_session_hub_facility_id'), ['hub_facility_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_training_session_starts_at'), ['starts_at'], unique=False)
+
+    op.create_table('training_attendance',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('facility_id', sa.Integer(), nullable=False),
+    sa.Column('practitioner_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['facility_id'], ['facility.id'], name=op.f('fk_training_attendance_facility_id_facility')),
+    sa.ForeignKeyConstraint(['practitioner_id'], ['practitioner.id'], name=op.f('fk_training_attendance_practitioner_id_practitioner')),
+    sa.ForeignKeyConstraint(['session_id'], ['training_session.id'], name=op.f('fk_training_attendance_session_id_training_session'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_attendance'))
+    )
+    with op.batch_alter_table('training_attendance', schema=None) as batch_op:
+        batch_op.create_index('ix_training_attendance_session_facility', ['session_id', 'facility_id'], unique=False)
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('training_attendance', schema=None) as batch_op:
+        batch_op.drop_index('ix_training_attendance_session_facility')
+
+    op.drop_table('training_attendance')
+    with op.batch_alter_table('training_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_training_session_starts_at'))
+        batch_op.drop_index(batch_op.f('ix_training_session_hub_facility_id'))
+
+    op.drop_table('training_session')
+    with op.batch_alter_table('board_post', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_board_post_thread_id'))
+
+    op.drop_table('board_post')
+    with op.batch_alter_table('board_thread', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_board_thread_specialty_id'))
+
+    op.drop_table('board_thread')
+    with op.batch_alter_table('teaching_case', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_teaching_case_specialty_id'))
+
+    op.drop_table('teaching_case')
     with op.batch_alter_table('consult_upload', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consult_upload_case_id'))
 
