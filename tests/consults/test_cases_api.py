@@ -271,3 +271,13 @@ def test_outsiders_do_not_see_a_case_and_their_attempt_is_audited(app: FastAPI, 
         )
     ).all()
     assert len(reads) == 1
+
+
+def test_the_hub_queue_read_is_audited_with_the_role_and_request_id(app: FastAPI, net: Net) -> None:
+    case = ask(app, net, "dr.lan", patient_id=net.ids["tuan"]).json()
+    with net.client(app, "coord.bachmai") as c:
+        c.get("/api/consults/queue", headers={"X-Request-Id": "queue-read-1"})
+    row = net.db.scalar(select(AuditEvent).where(AuditEvent.request_id == "queue-read-1"))
+    assert row is not None
+    assert (row.role, row.action, row.patient_id) == ("hub_coordinator", "search", net.ids["tuan"])
+    assert row.resource_id == str(case["id"])

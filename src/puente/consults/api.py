@@ -26,7 +26,7 @@ from sqlalchemy import or_
 from starlette.concurrency import run_in_threadpool
 
 from puente.access import service as access_service
-from puente.access.gate import requires
+from puente.access.gate import audit_context, requires
 from puente.access.models import User
 from puente.access.patients import PatientAccess
 from puente.access.policy import Permission
@@ -156,7 +156,7 @@ def list_cases(
     total, rows = repo.cases_where(db, where, limit, offset)
     access_service.audit(
         db,
-        access_service.AuditContext(user, request.client.host if request.client else None, None),
+        audit_context(request, user, Permission.consult_read),
         action="search",
         resource_type="ServiceRequest",
         resource_ids=[(str(c.id), c.patient_id) for c in rows] or [(None, None)],
@@ -190,7 +190,7 @@ def hub_queue(
     rows = repo.queue(db, queue_hubs(db, user, facility_code), limit)
     access_service.audit(
         db,
-        access_service.AuditContext(user, request.client.host if request.client else None, None),
+        audit_context(request, user, Permission.consult_read),
         action="search",
         resource_type="ServiceRequest",
         resource_ids=[(str(c.id), c.patient_id) for c in rows] or [(None, None)],

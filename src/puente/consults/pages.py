@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 
 from puente.access import service as access_service
-from puente.access.gate import requires
+from puente.access.gate import audit_context, requires
 from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.catalog.service import label, list_specialties
@@ -123,7 +123,7 @@ def _redirect(path: str) -> RedirectResponse:
 def _search_audit(request: Request, db: DB, user: Principal, rows: list[ConsultCase]) -> None:
     access_service.audit(
         db,
-        access_service.AuditContext(user, request.client.host if request.client else None, None),
+        audit_context(request, user, Permission.consult_read),
         action="search",
         resource_type="ServiceRequest",
         resource_ids=[(str(c.id), c.patient_id) for c in rows] or [(None, None)],
