@@ -55,6 +55,10 @@ def _routers() -> list[tuple[str, object]]:
     from puente.access.pages import router as access_pages
     from puente.catalog.api import router as catalog
     from puente.catalog.pages import router as catalog_pages
+    from puente.consults.api import router as consults
+    from puente.consults.education_api import router as education
+    from puente.consults.education_pages import router as education_pages
+    from puente.consults.pages import router as consult_pages
     from puente.fhir.api import router as fhir
     from puente.ledger.api import router as ledger
     from puente.network.api import router as network
@@ -80,6 +84,8 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", reports),
         ("/api", scheduling),
         ("/api", visits),
+        ("/api", consults),
+        ("/api", education),
         ("/fhir", fhir),
         ("", pages),
         ("", access_pages),
@@ -91,6 +97,8 @@ def _routers() -> list[tuple[str, object]]:
         ("", visit_room),
         ("/api", recovery),
         ("", recovery_pages),
+        ("", consult_pages),
+        ("", education_pages),
     ]
 
 

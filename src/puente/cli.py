@@ -373,6 +373,9 @@ _register_reports(app)
 from puente.recovery.cli import register as _register_recovery  # noqa: E402
 
 _register_recovery(app)
+from puente.consults.cli import register as _register_consults  # noqa: E402
+
+_register_consults(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -232,3 +232,32 @@ class PlanItemStatus(StrEnum):
     cancelled = "cancelled"
     done = "done"
     no_show = "no_show"
+
+
+# Remote consultation (hub and spoke) -----------------------------------------
+
+
+class ConsultUrgency(StrEnum):
+    emergency = "emergency"
+    urgent = "urgent"
+    routine = "routine"
+
+
+class ConsultStatus(StrEnum):
+    open = "open"  # waiting at a hub, no specialist yet
+    assigned = "assigned"  # a hub specialist has it
+    answered = "answered"  # the recommendation is written; the thread goes on
+    closed = "closed"  # the spoke recorded the outcome
+    unrouted = "unrouted"  # no hub (left) to send it to
+
+
+class ConsultOutcome(StrEnum):
+    treated_locally = "treated_locally"
+    transferred = "transferred"
+    died = "died"
+    unknown = "unknown"
+
+
+class ConsultSide(StrEnum):
+    spoke = "spoke"
+    hub = "hub"

@@ -3,6 +3,8 @@
 
 from puente.access import models as access_models
 from puente.catalog import models as catalog_models
+from puente.consults import education_models
+from puente.consults import models as consults_models
 from puente.db import Base
 from puente.ledger import models as ledger_models
 from puente.network import models as network_models
@@ -16,6 +18,8 @@ __all__ = [
     "Base",
     "access_models",
     "catalog_models",
+    "consults_models",
+    "education_models",
     "ledger_models",
     "network_models",
     "notify_models",

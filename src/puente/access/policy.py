@@ -38,6 +38,14 @@ class Permission(StrEnum):
     recovery_read = "recovery:read"
     recovery_plan = "recovery:plan"
     recovery_capture = "recovery:capture"
+    # Remote consultation: read cases of one's facilities; ask (spoke); run a
+    # hub's queue (coordinator); answer (hub specialist); bridge heartbeats.
+    consult_read = "consult:read"
+    consult_request = "consult:request"
+    consult_coordinate = "consult:coordinate"
+    consult_answer = "consult:answer"
+    bridge_heartbeat = "bridge:heartbeat"
+    training_manage = "training:manage"
 
 
 P = Permission
@@ -77,6 +85,21 @@ ROLE_PERMISSIONS: dict[R, frozenset[Permission]] = {
     # A patient reads their own record only; the scope check narrows it to them.
     R.patient: frozenset(_EVERYONE | {P.patient_read, P.appointment_book, P.visit_attend}),
 }
+
+# Remote consultation (hub and spoke).
+_CONSULT_GRANTS: dict[R, set[Permission]] = {
+    R.clinician: {P.consult_read, P.consult_request, P.bridge_heartbeat},
+    R.hub_coordinator: {
+        P.consult_read,
+        P.consult_coordinate,
+        P.bridge_heartbeat,
+        P.training_manage,
+    },
+    R.hub_specialist: {P.consult_read, P.consult_request, P.consult_answer, P.training_manage},
+    R.facility_admin: {P.bridge_heartbeat},
+}
+for _role, _extra in _CONSULT_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _extra
 
 
 # Recovery of deferred care.

@@ -210,6 +210,7 @@ PHASES: list[tuple[str, Callable[[World], None]]] = [
     ("ledger history", lambda world: import_module("puente.demo.ledger").load_ledger(world)),
     ("virtual visits", lambda world: import_module("puente.demo.visits").load_visits(world)),
     ("recovery", lambda world: import_module("puente.demo.recovery").load_recovery(world)),
+    ("remote consultation", lambda w: import_module("puente.demo.consults").load_consults(w)),
 ]
 
 

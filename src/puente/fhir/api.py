@@ -23,6 +23,7 @@ from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.deps import DB
 from puente.errors import FieldError, PuenteError, validation_errors
+from puente.fhir import consults as fhir_consults
 from puente.fhir import scheduling as fhir_scheduling
 from puente.fhir import service
 from puente.fhir.audit import read_audit_event, search_audit_events
@@ -147,6 +148,35 @@ def create_appointment(
     return response
 
 
+def _consult_create(resource_type: str) -> Callable[..., FhirResponse]:
+    def create(
+        db: DB,
+        request: Request,
+        user: Annotated[Principal, requires(Permission.consult_read)],
+        resource: ResourceBody,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=100)] = None,
+    ) -> FhirResponse:
+        created, new = fhir_consults.create(
+            db,
+            request=request,
+            principal=user,
+            resource_type=resource_type,
+            resource=resource,
+            idempotency_key=idempotency_key,
+        )
+        response = _resource_response(created, 201 if new else 200)
+        response.headers["Location"] = f"{_base(request)}/{resource_type}/{created['id']}"
+        return response
+
+    return create
+
+
+for _kind in sorted(fhir_consults.CREATABLE):
+    router.post(f"/{_kind}", summary=f"Create a {_kind} (remote consultation)")(
+        _consult_create(_kind)
+    )
+
+
 # What each resource type needs; Patient reads are further narrowed to the
 # patients the user may see (PatientAccess), AuditEvent to their scope.
 TYPE_PERMISSION = {
@@ -162,6 +192,7 @@ TYPE_PERMISSION = {
     "Appointment": Permission.patient_read,
     "MeasureReport": Permission.ledger_read,
     "Encounter": Permission.patient_read,
+    **dict.fromkeys(fhir_consults.TYPES, Permission.consult_read),
 }
 
 

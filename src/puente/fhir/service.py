@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from puente.access.patients import PatientAccess
 from puente.enums import BridgePointStatus, FacilityKind, Tier
 from puente.errors import FieldError, NotFound, PreconditionFailed
+from puente.fhir import consults as consult_fhir
 from puente.fhir import mapping as m
 from puente.fhir import measure
 from puente.fhir import repository as repo
@@ -90,6 +91,16 @@ def read(
             return sched.read(session, resource_type=resource_type, key=key, access=access)
         if resource_type in enc.TYPES:
             return enc.read(session, resource_type=resource_type, key=key, access=access)
+        if resource_type in consult_fhir.TYPES:
+            if access is None:
+                raise _not_found(resource_type, id_)
+            return consult_fhir.read(
+                session,
+                request=access.request,
+                principal=access.principal,
+                resource_type=resource_type,
+                key=key,
+            )
         if access is not None:
             access.check(key, action="read", field="Patient.id")
         patient = people.get_patient(session, patient_id=key)
@@ -224,6 +235,10 @@ def _encounter_search(session: Session, p: s.Params, page: s.Paging) -> Found:
     return Found(*enc.search(session, resource_type="Encounter", params=p, page=page))
 
 
+def _no_search(_session: Session, _p: s.Params, _page: s.Paging) -> Found:
+    return Found([], 0)
+
+
 # resource type → (search function, {parameter: FHIR search type})
 SEARCHES: dict[str, tuple[Search, dict[str, str]]] = {
     "Organization": (
@@ -243,6 +258,8 @@ SEARCHES: dict[str, tuple[Search, dict[str, str]]] = {
     ),
     **{kind: (_scheduling_search(kind), known) for kind, known in sched.SEARCH_PARAMS.items()},
     **{kind: (_encounter_search, known) for kind, known in enc.SEARCH_PARAMS.items()},
+    # Remote consultation (puente.fhir.consults); searched with the caller's scope below.
+    **{kind: (_no_search, known) for kind, known in consult_fhir.SEARCH_PARAMS.items()},
     # Figures of the ledger (puente.fhir.measure); searched with the caller's scope below.
     "MeasureReport": (lambda _s, _p, _page: Found([], 0), measure.SEARCH_PARAMS),
 }
@@ -271,6 +288,18 @@ def search(
     if resource_type in enc.TYPES:  # patient data: limited to what access may see
         found = enc.search(
             session, resource_type=resource_type, params=params, page=page, access=access
+        )
+        return Found(*found), page
+    if resource_type in consult_fhir.TYPES:  # cases: limited to the caller's cases
+        if access is None:
+            raise unknown_type(resource_type)
+        found = consult_fhir.search(
+            session,
+            request=access.request,
+            principal=access.principal,
+            resource_type=resource_type,
+            params=params,
+            page=page,
         )
         return Found(*found), page
     if resource_type == "Appointment":  # patient data: limited to what access may see
@@ -427,7 +456,7 @@ def capability_statement(*, software_version: str, date_: str) -> Resource:
                 updateCreate=False,
                 readHistory=False,
             )
-        if kind == "Appointment":
+        if kind == "Appointment" or kind in consult_fhir.CREATABLE:
             interactions += [{"code": "create"}]
         entry["interaction"] = interactions
         entry["searchParam"] = [

@@ -14,8 +14,8 @@ Measures:
 ``enrolled``   facilities enrolled in a program on a date
 ``goal``       delivered ÷ goal of a campaign (``campaign`` filter required; its goals
                per unit × service line, the ledger rows tagged with it)
-``response``   response times and deadline breaches of remote consultations
-               (null until remote consultation records them)
+``response``   median hours from request to answer of remote consultations
+               (puente.consults.metrics; breach rates are on the consults' metrics)
 """
 
 from __future__ import annotations
@@ -244,14 +244,18 @@ INDICATORS: dict[str, Indicator] = {
         _i("response-time", R,
            ("Remote consultation response time", "Tiempo de respuesta de teleconsulta",
             "Время ответа на телеконсультацию", "Thời gian phản hồi tư vấn từ xa"),
-           ("Median hours from a remote consultation request to its answer, and the number "
-            "of deadlines breached; empty until remote consultation records them.",
-            "Mediana de horas entre la solicitud de teleconsulta y su respuesta, y plazos "
-            "incumplidos; vacío mientras la teleconsulta no los registre.",
-            "Медиана часов от запроса телеконсультации до ответа и число нарушенных сроков; "
-            "пусто, пока телеконсультации их не записывают.",
-            "Trung vị số giờ từ khi yêu cầu tư vấn từ xa đến khi trả lời và số lần trễ hạn; "
-            "trống cho đến khi tư vấn từ xa ghi nhận.")),
+           ("Median hours from a remote consultation request to its answer, over the cases "
+            "answered by the hubs in view and requested in the period; by hub when broken down "
+            "by facility.",
+            "Mediana de horas entre la solicitud de teleconsulta y su respuesta, de los casos "
+            "respondidos por las unidades consultoras a la vista y solicitados en el periodo; "
+            "por unidad consultora al desglosar por unidad.",
+            "Медиана часов от запроса телеконсультации до ответа по случаям, на которые "
+            "ответили видимые консультирующие центры, запрошенным в периоде; по центрам при "
+            "разбивке по учреждениям.",
+            "Trung vị số giờ từ khi yêu cầu tư vấn từ xa đến khi trả lời, với các ca do bệnh "
+            "viện tuyến trên đang xem trả lời và được yêu cầu trong kỳ; theo từng bệnh viện khi "
+            "chia theo cơ sở.")),
     ]
 }  # fmt: skip
 

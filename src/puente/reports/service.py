@@ -605,6 +605,11 @@ def compute(
         return _enrolled(session, ind, filters, by, scope, lang)
     elif ind.measure == Measure.goal:
         return _goal(session, ind, filters, by, scope, lang)
+    elif ind.measure == Measure.response:
+        from puente.consults.metrics import response_time_indicator
+
+        result: Result = response_time_indicator(session, ind.code, filters, by, scope, lang)
+        return result
     else:
         # Response times come with remote consultation: defined here, null
         # until it records them.

@@ -1,0 +1,114 @@
+"""Network status (heartbeats, tiles) and the consult metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI
+
+from puente.consults import repository as repo
+from puente.consults.metrics import metrics, percentile
+from puente.enums import BridgePointKind
+from puente.network.models import BridgePoint
+from tests.consults.network import Net, case_body
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    assert percentile([], 50) is None
+    assert percentile([10], 90) == 10
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile(list(range(1, 11)), 90) == 9.1
+
+
+def test_a_heartbeat_puts_con_dao_online_and_the_status_shows_it(app: FastAPI, net: Net) -> None:
+    condao = BridgePoint(
+        facility_id=net.ids["condao"],
+        name="Phòng hội chẩn",
+        kind=BridgePointKind.webrtc,
+        address="-",
+    )
+    coto = BridgePoint(
+        facility_id=net.ids["coto"], name="Phòng hội chẩn", kind=BridgePointKind.webrtc, address="-"
+    )
+    net.db.add_all([condao, coto])
+    net.db.flush()
+    with net.client(app, "dr.lan") as c:
+        assert c.post(f"/api/bridge-points/{coto.id}/heartbeat").status_code == 403
+        r = c.post(f"/api/bridge-points/{condao.id}/heartbeat", json={"note": "ok"})
+        assert r.status_code == 200 and r.json()["online"] is True
+        c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"]))
+        status = c.get("/api/consults/status").json()
+        page = c.get("/consults/status?lang=vi")
+    assert status["facilities_online"] == 1 and status["facilities"] == 2
+    assert status["in_flight"] == {"emergency": 1, "urgent": 0, "routine": 0}
+    assert [i["online"] for i in status["items"]] == [False, True]
+    assert page.status_code == 200 and "cơ sở đang trực tuyến" in page.text
+
+
+def test_metrics_give_response_times_by_hub_and_urgency_breaches_and_outcomes(
+    app: FastAPI, net: Net
+) -> None:
+    ids = []
+    with net.client(app, "dr.lan") as c:
+        for _ in range(3):
+            ids.append(
+                c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"])).json()["id"]
+            )
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    for case_id in ids:
+        case = repo.case(net.db, case_id)
+        assert case is not None
+        case.requested_at = start
+        case.first_due_at = start + timedelta(minutes=30)
+    net.db.flush()
+    answers = [10, 20, 50]  # minutes; the last one breaches the 30-minute deadline
+    with net.client(app, "dr.minh") as c:
+        for case_id, _minutes in zip(ids, answers, strict=True):
+            c.post(
+                f"/api/consults/{case_id}/answer",
+                json={"assessment": "a", "diagnoses": ["I21.1"], "plan": "p"},
+            )
+    for case_id, minutes in zip(ids, answers, strict=True):
+        case = repo.case(net.db, case_id)
+        assert case is not None
+        case.answered_at = start + timedelta(minutes=minutes)
+    net.db.flush()
+    with net.client(app, "dr.lan") as c:
+        c.post(f"/api/consults/{ids[0]}/outcome", json={"outcome": "treated_locally"})
+        c.post(f"/api/consults/{ids[1]}/outcome", json={"outcome": "treated_locally"})
+        r = c.post(f"/api/consults/{ids[2]}/outcome", json={"outcome": "transferred"})
+        assert r.status_code == 200, r.text
+    net.db.expire_all()
+    found = metrics(net.db, now=start + timedelta(days=1))
+    assert found.answered == 3 and found.breached == 1
+    assert found.overall.median_minutes == 20 and found.overall.p90_minutes == 44
+    assert found.treated_locally_share == round(2 / 3, 4)
+    [row] = found.by_hub_and_urgency
+    assert (row.hub_facility_code, row.urgency) == ("VN-BACHMAI", "emergency")
+    assert row.breach_rate == round(1 / 3, 4)
+    with net.client(app, "analyst") as c:
+        r = c.get("/api/consults/metrics")
+        assert r.status_code == 200 and r.json()["answered"] == 3
+
+
+def test_the_reports_response_time_indicator_computes_from_answered_cases(
+    app: FastAPI, net: Net
+) -> None:
+    from puente.reports.indicators import Breakdown
+    from puente.reports.service import compute
+
+    with net.client(app, "dr.lan") as c:
+        case_id = c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"])).json()["id"]
+    with net.client(app, "dr.minh") as c:
+        c.post(
+            f"/api/consults/{case_id}/answer",
+            json={"assessment": "a", "diagnoses": ["I21.1"], "plan": "p"},
+        )
+    net.db.expire_all()
+    case = repo.case(net.db, case_id)
+    assert case is not None and case.answered_at is not None
+    case.answered_at = case.requested_at + timedelta(hours=3)
+    net.db.flush()
+    result = compute(net.db, "response-time", by=[Breakdown.facility])
+    assert result.total == 3.0
+    assert [(r.keys["facility"], r.value) for r in result.rows] == [("VN-BACHMAI", 3.0)]
