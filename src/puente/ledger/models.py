@@ -47,39 +47,32 @@ class LedgerEntry(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class LedgerRollup(Base):
+class _RollupColumns:
+    """The key and sums a rollup keeps (columns copied into each table)."""
+
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), primary_key=True)
+    mode: Mapped[Mode] = mapped_column(str_enum(Mode, "mode"), primary_key=True)
+    campaign_code: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    citizenship: Mapped[str] = mapped_column(String(2), primary_key=True, default="")
+    count: Mapped[int] = mapped_column(BigInteger)
+    entries: Mapped[int] = mapped_column(Integer)
+
+
+class LedgerRollup(_RollupColumns, Base):
     """Sum of ledger counts per facility × day × service × mode × campaign ×
     citizenship. Unknown campaign and citizenship are stored as '' (not NULL)
     so the key stays unique on every database."""
 
     __tablename__ = "ledger_rollup"
-
-    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), primary_key=True)
-    mode: Mapped[Mode] = mapped_column(str_enum(Mode, "mode"), primary_key=True)
-    campaign_code: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
-    citizenship: Mapped[str] = mapped_column(String(2), primary_key=True, default="")
-    count: Mapped[int] = mapped_column(BigInteger)
-    entries: Mapped[int] = mapped_column(Integer)
-
     __table_args__ = (Index("ix_ledger_rollup_day", "day"),)
 
 
-class LedgerRollupMonth(Base):
+class LedgerRollupMonth(_RollupColumns, Base):
     """The same sums per calendar month (``day`` is the month's first day):
     what dashboards read for whole months, thirty times fewer rows than the
     daily rollup. Kept in the same statements as :class:`LedgerRollup`."""
 
     __tablename__ = "ledger_rollup_month"
-
-    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), primary_key=True)
-    mode: Mapped[Mode] = mapped_column(str_enum(Mode, "mode"), primary_key=True)
-    campaign_code: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
-    citizenship: Mapped[str] = mapped_column(String(2), primary_key=True, default="")
-    count: Mapped[int] = mapped_column(BigInteger)
-    entries: Mapped[int] = mapped_column(Integer)
-
     __table_args__ = (Index("ix_ledger_rollup_month_day", "day"),)
