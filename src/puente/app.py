@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -14,11 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from puente import __version__
 from puente.access.gate import install_handlers as install_access_handlers
+from puente.access.gate import requires
+from puente.access.policy import Permission
+from puente.access.principal import Principal
 from puente.config import Settings, get_settings
 from puente.db import make_engine, make_sessionmaker
+from puente.deps import DB
 from puente.errors import install_handlers, problem
 from puente.i18n import current_language, negotiate, normalise_language
 from puente.migrate import head_revisions
+from puente.ops.metrics import REGISTRY, database_lines
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -40,6 +47,20 @@ def schema_revisions(engine: Engine) -> set[str]:
         return {str(row[0]) for row in cursor.fetchall()}
     finally:
         raw.close()
+
+
+def route_template(request: Request) -> str:
+    """The matched route's template with its router prefix (/api/visits/{visit_id}):
+    FastAPI hands the included router's own route, whose path lacks the prefix,
+    so the prefix is taken from the request path's leading segments."""
+    path = getattr(request.scope.get("route"), "path", None)
+    if not path:
+        return "(unmatched)"
+    parts = path.strip("/").split("/")
+    actual = request.url.path.strip("/").split("/")
+    if ":path}" in path or len(parts) > len(actual):
+        return str(path)
+    return "/" + "/".join(actual[: len(actual) - len(parts)] + parts)
 
 
 def body_limit(settings: Settings, path: str) -> int:
@@ -128,6 +149,20 @@ def create_app(
     install_access_handlers(app)
 
     @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            REGISTRY.observe(request.method, route_template(request), status, elapsed)
+
+    @app.middleware("http")
     async def limit_body_and_set_language(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
@@ -181,6 +216,13 @@ def create_app(
                 status_code=503,
             )  # fmt: skip
         return JSONResponse({"status": "ready", "migrations": sorted(heads)})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(db: DB, user: Annotated[Principal, requires(Permission.metrics_read)]) -> Response:
+        """Prometheus metrics: this process's requests, and queue depths and
+        deadlines from the database."""
+        body = "\n".join([*REGISTRY.lines(), *database_lines(db)]) + "\n"
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     for prefix, router in _routers():
         app.include_router(router, prefix=prefix)  # type: ignore[arg-type]

@@ -46,6 +46,9 @@ class Permission(StrEnum):
     consult_answer = "consult:answer"
     bridge_heartbeat = "bridge:heartbeat"
     training_manage = "training:manage"
+    # Operations: scrape /metrics (national administrators; a monitoring
+    # account gets the role and scrapes with `puente token`).
+    metrics_read = "metrics:read"
 
 
 P = Permission
