@@ -39,7 +39,7 @@ from sqlalchemy import make_url, select, text
 from sqlalchemy.orm import sessionmaker
 
 from puente.access import service as access
-from puente.db import make_engine, make_sessionmaker
+from puente.db import make_engine, make_sessionmaker, sibling_postgres_database
 from puente.enums import AccessRole, FacilityKind, Mode, PractitionerRoleCode, RegionLevel, Tier
 from puente.migrate import upgrade
 from puente.network.models import Country, Facility, Region
@@ -56,20 +56,7 @@ def _log(message: str) -> None:
 
 
 def _database(base: str) -> str:
-    parsed = make_url(base)
-    name = f"{parsed.database}_booking_bench"
-    admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = parsed.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+    return sibling_postgres_database(base, "booking_bench", empty=True)
 
 
 def _world(url: str, clients: int, days: int) -> tuple[list[int], list[tuple[int, str]]]:

@@ -20,12 +20,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, make_url, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from puente.catalog.models import Service
 from puente.catalog.service import sync_catalog
-from puente.db import make_engine
+from puente.db import make_engine, sibling_postgres_database
 from puente.enums import FacilityKind, LedgerSource, Mode, RegionLevel, Tier
 from puente.ledger import repository as repo
 from puente.ledger.imports import import_ledger
@@ -42,20 +42,7 @@ def _log(message: str) -> None:
 
 
 def _postgres_url(base: str) -> str:
-    parsed = make_url(base)
-    name = f"{parsed.database}_bench"
-    admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = parsed.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+    return sibling_postgres_database(base, "bench", empty=True)
 
 
 def _world(session: Session) -> tuple[list[str], list[int], list[str], list[int]]:

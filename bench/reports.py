@@ -29,12 +29,12 @@ import time
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, func, make_url, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from puente.catalog.models import Service
 from puente.catalog.service import sync_catalog
-from puente.db import make_engine
+from puente.db import make_engine, sibling_postgres_database
 from puente.enums import FacilityKind, ProgramKind, RegionLevel, Tier
 from puente.ledger.models import LedgerEntry, LedgerRollup
 from puente.migrate import upgrade
@@ -72,22 +72,7 @@ def _log(message: str) -> None:
 
 
 def _database(base: str, *, keep: bool = False) -> str:
-    parsed = make_url(base)
-    name = f"{parsed.database}_reports_bench"
-    admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = parsed.set(database=name).render_as_string(hide_password=False)
-    if keep:
-        return url
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+    return sibling_postgres_database(base, "reports_bench", empty=not keep)
 
 
 def _world(session: Session) -> dict[str, tuple[int, int]]:

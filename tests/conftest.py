@@ -16,39 +16,18 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from puente.app import create_app
 from puente.config import Settings
-from puente.db import make_engine
+from puente.db import make_engine, reset_postgres, sibling_postgres_database
 from puente.migrate import upgrade
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 PG_URL = os.environ.get("PUENTE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-
-
-def reset_postgres(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def sibling_postgres_database(url: str, suffix: str) -> str:
-    """A second database beside the test database (created when missing)."""
-    parsed = make_url(url)
-    name = f"{parsed.database}_{suffix}"
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 def migrated_url(backend: str, tmp_dir: Path, suffix: str = "") -> str:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -138,3 +138,29 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def reset_postgres(url: str) -> None:
+    """Drop and recreate the public schema: an empty database (tests, benches)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def sibling_postgres_database(url: str, suffix: str, *, empty: bool = False) -> str:
+    """A second database beside ``url``'s, named ``<name>_<suffix>`` (created
+    when missing; emptied with ``empty``), for tests and benchmarks."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{suffix}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    sibling = parsed.set(database=name).render_as_string(hide_password=False)
+    if empty:
+        reset_postgres(sibling)
+    return sibling

@@ -14,11 +14,17 @@ from typer.testing import CliRunner
 
 from puente.cli import app as cli
 from puente.config import get_settings
-from puente.db import make_engine, make_sessionmaker, unit_of_work
+from puente.db import (
+    make_engine,
+    make_sessionmaker,
+    reset_postgres,
+    sibling_postgres_database,
+    unit_of_work,
+)
 from puente.enums import AccessRole
 from puente.ops.backup import table_checksums
 from tests import factories as f
-from tests.conftest import migrated_url, reset_postgres, sibling_postgres_database
+from tests.conftest import migrated_url
 from tests.reports.world import imss_day
 
 runner = CliRunner()

@@ -87,6 +87,8 @@ def test_a_form_with_no_day_and_a_reversed_time_is_shown_again_naming_the_fields
     assert reversed_hours.status_code == 422 and "end must be after start" in reversed_hours.text
     bad_length = smirnova.post("/clinic/schedules", data=_form(world, slot_minutes="2"))
     assert bad_length.status_code == 422 and "slot_minutes" in bad_length.text
+    bad_weeks = smirnova.post("/clinic/schedules", data=_form(world, weeks="two"))
+    assert bad_weeks.status_code == 422 and "weeks" in bad_weeks.text
     assert db.scalar(select(Schedule)) is None
 
 

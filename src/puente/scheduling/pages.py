@@ -24,7 +24,7 @@ from puente.catalog.models import Specialty
 from puente.db import utcnow
 from puente.deps import DB
 from puente.enums import Mode
-from puente.errors import FieldError, PuenteError
+from puente.errors import FieldError, PuenteError, Unprocessable
 from puente.network.models import Facility
 from puente.people.models import Practitioner, PractitionerRole
 from puente.scheduling import api
@@ -152,10 +152,12 @@ def publish_page(
         role = db.get(PractitionerRole, int(practitioner_role_id or 0))
         facility = db.get(Facility, role.facility_id) if role else None
         first = date.fromisoformat(valid_from) if valid_from else date.today()
-        try:
-            ahead = max(1, min(int(weeks or 2), 26))
-        except ValueError:
-            raise PuenteError("", errors=[FieldError("weeks", "not a whole number")]) from None
+        if not (weeks or "2").isdigit():
+            raise Unprocessable(
+                f"'{weeks}' is not a whole number of weeks.",
+                errors=[FieldError("weeks", "not a whole number")],
+            )
+        ahead = max(1, min(int(weeks or 2), 26))
         body = ScheduleCreate.model_validate(
             {
                 "practitioner_role_id": int(practitioner_role_id or 0),
@@ -184,12 +186,5 @@ def publish_page(
         return _page(request, db, user, status_code=422, form=form, errors=errors)
     except PuenteError as exc:
         errors = exc.errors or [FieldError("form", exc.detail)]
-        return _page(
-            request,
-            db,
-            user,
-            status_code=exc.status if exc.status >= 400 else 422,
-            form=form,
-            errors=errors,
-        )
+        return _page(request, db, user, status_code=exc.status, form=form, errors=errors)
     return RedirectResponse(f"/clinic/schedules?published={schedule.id}", status_code=303)
