@@ -112,3 +112,57 @@ def test_the_reports_response_time_indicator_computes_from_answered_cases(
     result = compute(net.db, "response-time", by=[Breakdown.facility])
     assert result.total == 3.0
     assert [(r.keys["facility"], r.value) for r in result.rows] == [("VN-BACHMAI", 3.0)]
+
+
+def test_deadline_breaches_and_the_90th_percentile_are_indicators_split_by_hub_and_month(
+    app: FastAPI, net: Net
+) -> None:
+    """Three emergency cases to Bạch Mai in January: answered after 10 and
+    50 minutes (the second past its 30-minute deadline), and one never
+    answered. The analyst reads the figures by hub and by month; an unknown
+    breakdown is refused naming ``by``."""
+    ids = []
+    with net.client(app, "dr.lan") as c:
+        for _ in range(3):
+            ids.append(
+                c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"])).json()["id"]
+            )
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    for case_id in ids:
+        case = repo.case(net.db, case_id)
+        assert case is not None
+        case.requested_at = start
+        case.first_due_at = start + timedelta(minutes=30)
+    net.db.flush()
+    with net.client(app, "dr.minh") as c:
+        for case_id in ids[:2]:
+            r = c.post(
+                f"/api/consults/{case_id}/answer",
+                json={"assessment": "a", "diagnoses": ["I21.1"], "plan": "p"},
+            )
+            assert r.status_code == 200, r.text
+    for case_id, minutes in zip(ids[:2], [10, 50], strict=True):
+        case = repo.case(net.db, case_id)
+        assert case is not None
+        case.answered_at = start + timedelta(minutes=minutes)
+    net.db.flush()
+    period = {"start": "2026-01-01", "end": "2026-01-31"}
+    with net.client(app, "analyst") as c:
+        breaches = c.get("/api/reports/deadline-breaches", params={**period, "by": "facility"})
+        rate = c.get("/api/reports/breach-rate", params=period)
+        p90 = c.get("/api/reports/response-time-p90", params={**period, "by": "month"})
+        february = c.get(
+            "/api/reports/deadline-breaches", params={"start": "2026-02-01", "end": "2026-02-28"}
+        )
+        wrong = c.get("/api/reports/deadline-breaches", params={**period, "by": "citizenship"})
+    assert breaches.status_code == 200, breaches.text
+    assert breaches.json()["total"] == 2
+    assert [(r["keys"]["facility"], r["value"]) for r in breaches.json()["rows"]] == [
+        ("VN-BACHMAI", 2)
+    ]
+    assert rate.json()["total"] == round(100 * 2 / 3, 1)
+    # 10 and 50 minutes: the 90th percentile is 46 minutes, in hours.
+    assert p90.json()["total"] == round(46 / 60, 2)
+    assert [r["keys"]["month"] for r in p90.json()["rows"]] == ["2026-01-01"]
+    assert february.json()["total"] == 0
+    assert wrong.status_code == 422 and "by" in wrong.text

@@ -23,7 +23,14 @@ from puente.db import utcnow
 from puente.enums import ConsultOutcome, ConsultUrgency
 from puente.schemas import Schema
 
-__all__ = ["ConsultMetrics", "ResponseTimes", "metrics", "percentile", "summarise"]
+__all__ = [
+    "ConsultMetrics",
+    "ResponseTimes",
+    "consult_indicator",
+    "metrics",
+    "percentile",
+    "summarise",
+]
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -125,40 +132,86 @@ def metrics(
     )
 
 
-def response_time_indicator(
-    session: Session, code: str, filters: Any, by: Sequence[Any], scope: Any, lang: str
-) -> Any:
-    """The reports' ``response-time`` indicator: median hours from request to
-    answer of the cases answered by the hubs the filters and scope allow
-    (requested in the period), split by hub facility when asked."""
-    from puente.reports.indicators import Breakdown, Measure
-    from puente.reports.service import Result, Row, facility_ids
+# The reports' remote-consultation indicators: which statistic each computes
+# over the cases requested in the period at the hubs in view (the answering
+# hub, or the hub holding the case while unanswered).
+CASE_BREAKDOWNS = frozenset(
+    {"country", "region", "facility", "tier", "specialty", "day", "week", "month"}
+)
 
+
+def consult_indicator(
+    session: Session, ind: Any, filters: Any, by: Sequence[Any], scope: Any, lang: str
+) -> Any:
+    """A remote-consultation indicator (``ind.extra["statistic"]``: median or
+    90th-percentile hours from request to answer, deadline breaches, or the
+    share of due cases that breached), split by the hub's place (facility,
+    region, country, tier), the case's specialty, or the day / week / month
+    it was requested."""
+    from puente.errors import FieldError, Unprocessable
+    from puente.reports.indicators import Breakdown
+    from puente.reports.service import (
+        Labeller,
+        Result,
+        bucket_start,
+        facility_attributes,
+        facility_ids,
+        order_rows,
+    )
+
+    statistic = ind.extra.get("statistic", "median")
+    unsupported = [k.value for k in by if k.value not in CASE_BREAKDOWNS]
+    if unsupported:
+        raise Unprocessable(
+            f"{ind.code} cannot be broken down by {', '.join(unsupported)}.",
+            errors=[FieldError("by", f"one of {', '.join(sorted(CASE_BREAKDOWNS))}")],
+        )
     hub_ids = facility_ids(session, filters, scope)
     start = datetime.combine(filters.start, time.min, UTC) if filters.start else None
     end = datetime.combine(filters.end, time.min, UTC) + timedelta(days=1) if filters.end else None
+    allowed = None if hub_ids is None else set(hub_ids)
+
+    def hub(c: ConsultCase) -> int | None:
+        return c.answer_facility_id or c.hub_facility_id
+
     cases = [
         c
         for c in repo.answered_since(session, start, end, hub_ids)
-        if c.answered_at is not None and (hub_ids is None or c.answer_facility_id in set(hub_ids))
+        if hub(c) is not None and (allowed is None or hub(c) in allowed)
     ]
+    now = utcnow()
 
-    def median_hours(rows: Sequence[ConsultCase]) -> float | None:
-        hours = [
-            (c.answered_at - c.requested_at).total_seconds() / 3600 for c in rows if c.answered_at
-        ]
-        found = percentile(hours, 50)
-        return round(found, 2) if found is not None else None
+    def value(rows: Sequence[ConsultCase]) -> float | int | None:
+        if statistic in ("median", "p90"):
+            hours = [
+                (c.answered_at - c.requested_at).total_seconds() / 3600
+                for c in rows
+                if c.answered_at is not None
+            ]
+            found = percentile(hours, 50 if statistic == "median" else 90)
+            return round(found, 2) if found is not None else None
+        breached = sum(1 for c in rows if is_breached(c, now))
+        if statistic == "breaches":
+            return breached
+        due = [c for c in rows if c.answered_at is not None or now > c.first_due_at]
+        return round(100 * breached / len(due), 1) if due else None
 
-    rows: list[Any] = []
-    if list(by) == [Breakdown.facility]:
-        groups: dict[int, list[ConsultCase]] = defaultdict(list)
-        for c in cases:
-            assert c.answer_facility_id is not None
-            groups[c.answer_facility_id].append(c)
-        places = repo.facilities(session, set(groups))
-        rows = [
-            Row({"facility": places[h].code}, {"facility": places[h].name}, median_hours(g))
-            for h, g in sorted(groups.items(), key=lambda kv: places[kv[0]].code)
-        ]
-    return Result(code, Measure.response, median_hours(cases), tuple(by), rows)
+    if not by:
+        return Result(ind.code, ind.measure, value(cases), tuple(by), [])
+    places = facility_attributes(session, {h for c in cases if (h := hub(c)) is not None})
+    groups: dict[tuple[Any, ...], list[ConsultCase]] = defaultdict(list)
+    for c in cases:
+        attributes = places[hub(c) or 0]
+        day = c.requested_at.astimezone(UTC).date()
+        key: list[Any] = []
+        for k in by:
+            if k == Breakdown.specialty:
+                key.append(c.specialty_id)
+            elif k in (Breakdown.day, Breakdown.week, Breakdown.month):
+                key.append(bucket_start(day, k))
+            else:
+                key.append(attributes[k])
+        groups[tuple(key)].append(c)
+    raw = [(*key, value(rows)) for key, rows in groups.items()]
+    rows = order_rows(by, Labeller(session, lang).rows(by, raw))
+    return Result(ind.code, ind.measure, value(cases), tuple(by), rows)

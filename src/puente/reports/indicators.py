@@ -14,8 +14,9 @@ Measures:
 ``enrolled``   facilities enrolled in a program on a date
 ``goal``       delivered ÷ goal of a campaign (``campaign`` filter required; its goals
                per unit × service line, the ledger rows tagged with it)
-``response``   median hours from request to answer of remote consultations
-               (puente.consults.metrics; breach rates are on the consults' metrics)
+``response``   remote consultation cases, by the statistic in ``extra``: median or
+               90th-percentile hours from request to answer, deadline breaches, breach
+               rate (puente.consults.metrics.consult_indicator)
 """
 
 from __future__ import annotations
@@ -255,7 +256,53 @@ INDICATORS: dict[str, Indicator] = {
             "разбивке по учреждениям.",
             "Trung vị số giờ từ khi yêu cầu tư vấn từ xa đến khi trả lời, với các ca do bệnh "
             "viện tuyến trên đang xem trả lời và được yêu cầu trong kỳ; theo từng bệnh viện khi "
-            "chia theo cơ sở.")),
+            "chia theo cơ sở."),
+           extra={"statistic": "median"}),
+        _i("response-time-p90", R,
+           ("Remote consultation response time, 90th percentile",
+            "Tiempo de respuesta de teleconsulta, percentil 90",
+            "Время ответа на телеконсультацию, 90-й процентиль",
+            "Thời gian phản hồi tư vấn từ xa, bách phân vị 90"),
+           ("Hours within which nine in ten remote consultation requests of the period were "
+            "answered, over the cases answered by the hubs in view.",
+            "Horas en las que se respondieron nueve de cada diez solicitudes de teleconsulta del "
+            "periodo, de los casos respondidos por las unidades consultoras a la vista.",
+            "Число часов, за которое получили ответ девять из десяти запросов телеконсультаций "
+            "периода, по случаям, на которые ответили видимые консультирующие центры.",
+            "Số giờ mà trong đó chín trên mười yêu cầu tư vấn từ xa của kỳ được trả lời, với các "
+            "ca do bệnh viện tuyến trên đang xem trả lời."),
+           extra={"statistic": "p90"}),
+        _i("deadline-breaches", R,
+           ("Response deadlines breached", "Plazos de respuesta incumplidos",
+            "Нарушено сроков ответа", "Số ca quá hạn phản hồi"),
+           ("Remote consultation cases requested in the period that were answered after their "
+            "first response deadline (30 minutes, 4 hours or 72 hours by urgency, unless the "
+            "program sets others), or are still unanswered past it; counted at the hub that "
+            "answered or holds the case.",
+            "Casos de teleconsulta solicitados en el periodo que se respondieron después de su "
+            "primer plazo de respuesta (30 minutos, 4 horas o 72 horas según la urgencia, salvo "
+            "que el programa fije otros), o que siguen sin respuesta pasado ese plazo; contados "
+            "en la unidad consultora que respondió o que tiene el caso.",
+            "Случаи телеконсультаций, запрошенные в периоде, на которые ответили позже первого "
+            "срока ответа (30 минут, 4 часа или 72 часа по срочности, если программа не задала "
+            "иные), или до сих пор без ответа после него; учитываются в центре, который ответил "
+            "или ведёт случай.",
+            "Các ca tư vấn từ xa được yêu cầu trong kỳ được trả lời sau hạn phản hồi đầu tiên "
+            "(30 phút, 4 giờ hoặc 72 giờ theo mức khẩn, trừ khi chương trình đặt khác), hoặc vẫn "
+            "chưa được trả lời khi đã quá hạn; tính tại bệnh viện đã trả lời hoặc đang giữ ca."),
+           extra={"statistic": "breaches"}),
+        _i("breach-rate", R,
+           ("Deadline breach rate", "Tasa de plazos incumplidos", "Доля нарушенных сроков",
+            "Tỷ lệ quá hạn"),
+           ("Percentage of the remote consultation cases of the period whose first deadline has "
+            "come (answered, or unanswered past it) that breached it.",
+            "Porcentaje de los casos de teleconsulta del periodo cuyo primer plazo ya llegó "
+            "(respondidos, o sin respuesta pasado el plazo) que lo incumplieron.",
+            "Процент случаев телеконсультаций периода, у которых первый срок уже наступил "
+            "(получен ответ или срок истёк без ответа), в которых этот срок нарушен.",
+            "Phần trăm số ca tư vấn từ xa của kỳ đã đến hạn đầu tiên (đã trả lời, hoặc chưa trả "
+            "lời khi quá hạn) mà bị quá hạn."),
+           extra={"statistic": "breach_rate"}),
     ]
 }  # fmt: skip
 

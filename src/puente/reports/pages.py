@@ -78,7 +78,15 @@ LAYOUTS = {
     ),
     ProgramKind.remote_care_network: Layout(
         "remote-consultations",
-        ("remote-consultations", "tele-education", "virtual-services", "facilities-enrolled"),
+        (
+            "remote-consultations",
+            "tele-education",
+            "virtual-services",
+            "facilities-enrolled",
+            "response-time",
+            "deadline-breaches",
+            "breach-rate",
+        ),
         ("remote-consultations", "tele-education"),
         Breakdown.month,
     ),

@@ -564,7 +564,7 @@ def _time_label(text: str, key: Breakdown, lang: str) -> str:
     return i18n.format_day(day, lang, fmt="medium")
 
 
-def _order(by: Sequence[Breakdown], rows: list[Row]) -> list[Row]:
+def order_rows(by: Sequence[Breakdown], rows: list[Row]) -> list[Row]:
     if by and by[0] in TIME_KEYS:
         return sorted(rows, key=lambda r: tuple(r.keys.values()))
     return sorted(rows, key=lambda r: (-(r.value or 0), tuple(r.labels.values())))
@@ -605,16 +605,12 @@ def compute(
         return _enrolled(session, ind, filters, by, scope, lang)
     elif ind.measure == Measure.goal:
         return _goal(session, ind, filters, by, scope, lang)
-    elif ind.measure == Measure.response:
-        from puente.consults.metrics import response_time_indicator
-
-        result: Result = response_time_indicator(session, ind.code, filters, by, scope, lang)
-        return result
     else:
-        # Response times come with remote consultation: defined here, null
-        # until it records them.
-        return Result(ind.code, ind.measure, None, tuple(by))
-    rows = _order(by, Labeller(session, lang).rows(by, raw))
+        from puente.consults.metrics import consult_indicator
+
+        result: Result = consult_indicator(session, ind, filters, by, scope, lang)
+        return result
+    rows = order_rows(by, Labeller(session, lang).rows(by, raw))
     if limit is not None:
         rows = rows[:limit]
     return Result(ind.code, ind.measure, total, tuple(by), rows)
@@ -714,7 +710,7 @@ def _goal(
     if filters.end is not None:
         done_query = done_query.where(r.day <= filters.end)
     delivered = {(fid, sid): int(n or 0) for fid, sid, n in session.execute(done_query)}
-    places = _facility_attributes(session, {g[0] for g in goals})
+    places = facility_attributes(session, {g[0] for g in goals})
     specialties = dict(
         session.execute(
             select(Service.id, Service.specialty_id).where(
@@ -731,7 +727,7 @@ def _goal(
     total_goal = sum(b[0] for b in sums.values())
     total_done = sum(b[1] for b in sums.values())
     raw = [(*key, done / goal) for key, (goal, done) in sums.items()]
-    rows = _order(by, Labeller(session, lang).rows(by, raw)) if by else []
+    rows = order_rows(by, Labeller(session, lang).rows(by, raw)) if by else []
     return Result(ind.code, ind.measure, total_done / total_goal, tuple(by), rows)
 
 
@@ -772,7 +768,7 @@ def _enrolled(
     facility_keys = [k for k in by if k not in TIME_KEYS]
     days = [last] if time_key is None else _bucket_ends(first, last, time_key)
     raw: list[tuple[Any, ...]] = []
-    attributes = _facility_attributes(session, {p.facility_id for p in periods})
+    attributes = facility_attributes(session, {p.facility_id for p in periods})
     for day in days:
         counts: dict[tuple[Any, ...], int] = {}
         for fid in on(day):
@@ -781,13 +777,13 @@ def _enrolled(
         for key, n in counts.items():
             values = list(key)
             if time_key is not None:
-                values.insert(list(by).index(time_key), _bucket_start(day, time_key))
+                values.insert(list(by).index(time_key), bucket_start(day, time_key))
             raw.append((*values, n))
-    rows = _order(by, Labeller(session, lang).rows(by, raw)) if by else []
+    rows = order_rows(by, Labeller(session, lang).rows(by, raw)) if by else []
     return Result(ind.code, ind.measure, total, tuple(by), rows)
 
 
-def _facility_attributes(session: Session, ids: set[int]) -> dict[int, dict[Breakdown, Any]]:
+def facility_attributes(session: Session, ids: set[int]) -> dict[int, dict[Breakdown, Any]]:
     rows = session.execute(
         select(
             Facility.id,
@@ -809,7 +805,7 @@ def _facility_attributes(session: Session, ids: set[int]) -> dict[int, dict[Brea
     }
 
 
-def _bucket_start(day: date, key: Breakdown) -> date:
+def bucket_start(day: date, key: Breakdown) -> date:
     if key == Breakdown.week:
         return day - timedelta(days=day.weekday())
     if key == Breakdown.month:
