@@ -72,3 +72,18 @@ def test_every_dashboard_opens_in_every_language(
     r = analyst.get(f"/figures/{program}?lang={lang}")
     assert r.status_code == 200, r.text
     assert 'id="chart-data"' in r.text and 'id="areas"' in r.text
+
+
+def test_the_vietnamese_network_dashboard_shows_its_breached_deadlines_by_hub(
+    analyst: TestClient,
+) -> None:
+    """The demo world holds breached cases; the network's tiles and the
+    by-hub figure agree with each other."""
+    by_hub = analyst.get(
+        "/api/reports/deadline-breaches", params={"program": "vn-remote-care", "by": "facility"}
+    ).json()
+    assert by_hub["total"] > 0
+    assert sum(r["value"] for r in by_hub["rows"]) == by_hub["total"]
+    page = analyst.get("/figures/vn-remote-care?lang=en")
+    assert 'data-indicator="deadline-breaches"' in page.text
+    assert 'data-indicator="response-time"' in page.text
