@@ -9,7 +9,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from puente.access.models import AuditEvent
+from puente.catalog.models import Service
 from puente.ledger.models import LedgerEntry
+from puente.reports.indicators import Breakdown
+from puente.reports.service import compute
 from tests.consults.network import Net, case_body
 
 
@@ -176,6 +179,11 @@ def test_coordinator_assigns_dr_minh_who_answers_and_the_ledger_counts_it_at_the
     assert entry.facility_id == net.ids["bachmai"]
     assert entry.patient_id == net.ids["tuan"]
     assert entry.source_ref == f"consult:{case['id']}"
+    # Counted as a remote consultation of the case's specialty.
+    service = net.db.get(Service, entry.service_id)
+    assert service is not None and service.code == "remote-consultation-cardiology"
+    by_specialty = compute(net.db, "remote-consultations", by=[Breakdown.specialty])
+    assert [(r.keys["specialty"], r.value) for r in by_specialty.rows] == [("cardiology", 1)]
     with net.client(app, "dr.lan") as c:
         r = c.post(f"/api/consults/{case['id']}/outcome", json={"outcome": "transferred"})
         assert r.status_code == 200, r.text

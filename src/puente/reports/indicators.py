@@ -42,7 +42,7 @@ class Indicator:
     # name and meaning by language: en, es, ru, vi
     name: dict[str, str]
     meaning: dict[str, str]
-    services: tuple[str, ...] = ()  # service codes (any of)
+    services: tuple[str, ...] = ()  # service codes (any of); "code*" a family of codes
     kinds: tuple[ServiceKind, ...] = ()  # service kinds (any of)
     specialties: tuple[str, ...] = ()  # specialty codes (any of)
     not_specialties: tuple[str, ...] = ()
@@ -181,7 +181,7 @@ INDICATORS: dict[str, Indicator] = {
             "Teleconsultas de especialidad y sesiones clínicas a distancia entre unidades.",
             "Дистанционные консультации специалистов и консилиумы между медорганизациями.",
             "Tư vấn chuyên môn và hội chẩn từ xa giữa các cơ sở y tế."),
-           services=("remote-consultation", "remote-case-conference")),
+           services=("remote-consultation*", "remote-case-conference")),
         _i("tele-education", C,
            ("Tele-education sessions", "Sesiones de teleeducación",
             "Сеансы дистанционного обучения", "Buổi đào tạo từ xa"),

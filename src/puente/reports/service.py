@@ -188,7 +188,10 @@ def facility_ids(
 def service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) -> list[int] | None:
     conditions: list[ColumnElement[bool]] = []
     if ind.services:
-        conditions.append(Service.code.in_(ind.services))
+        # "code*" names a family: remote-consultation* is every specialty's.
+        exact = [c for c in ind.services if not c.endswith("*")]
+        families = [Service.code.like(c[:-1] + "%") for c in ind.services if c.endswith("*")]
+        conditions.append(or_(Service.code.in_(exact), *families))
     if ind.kinds:
         conditions.append(Service.kind.in_(list(ind.kinds)))
     specialty = select(Specialty.id)
