@@ -243,8 +243,10 @@ INDICATORS: dict[str, Indicator] = {
             "Оказанные услуги, делённые на план кампании; пусто, если план не задан.",
             "Số dịch vụ đã cung cấp chia cho mục tiêu chiến dịch; trống khi chưa có mục tiêu.")),
         _i("response-time", R,
-           ("Remote consultation response time", "Tiempo de respuesta de teleconsulta",
-            "Время ответа на телеконсультацию", "Thời gian phản hồi tư vấn từ xa"),
+           ("Remote consultation response time (median, hours)",
+            "Tiempo de respuesta de teleconsulta (mediana, horas)",
+            "Время ответа на телеконсультацию (медиана, ч)",
+            "Thời gian phản hồi tư vấn từ xa (trung vị, giờ)"),
            ("Median hours from a remote consultation request to its answer, over the cases "
             "answered by the hubs in view and requested in the period; by hub when broken down "
             "by facility.",
@@ -259,10 +261,10 @@ INDICATORS: dict[str, Indicator] = {
             "chia theo cơ sở."),
            extra={"statistic": "median"}),
         _i("response-time-p90", R,
-           ("Remote consultation response time, 90th percentile",
-            "Tiempo de respuesta de teleconsulta, percentil 90",
-            "Время ответа на телеконсультацию, 90-й процентиль",
-            "Thời gian phản hồi tư vấn từ xa, bách phân vị 90"),
+           ("Remote consultation response time (90th percentile, hours)",
+            "Tiempo de respuesta de teleconsulta (percentil 90, horas)",
+            "Время ответа на телеконсультацию (90-й процентиль, ч)",
+            "Thời gian phản hồi tư vấn từ xa (bách phân vị 90, giờ)"),
            ("Hours within which nine in ten remote consultation requests of the period were "
             "answered, over the cases answered by the hubs in view.",
             "Horas en las que se respondieron nueve de cada diez solicitudes de teleconsulta del "
@@ -292,8 +294,8 @@ INDICATORS: dict[str, Indicator] = {
             "chưa được trả lời khi đã quá hạn; tính tại bệnh viện đã trả lời hoặc đang giữ ca."),
            extra={"statistic": "breaches"}),
         _i("breach-rate", R,
-           ("Deadline breach rate", "Tasa de plazos incumplidos", "Доля нарушенных сроков",
-            "Tỷ lệ quá hạn"),
+           ("Deadline breach rate (%)", "Tasa de plazos incumplidos (%)",
+            "Доля нарушенных сроков (%)", "Tỷ lệ quá hạn (%)"),
            ("Percentage of the remote consultation cases of the period whose first deadline has "
             "come (answered, or unanswered past it) that breached it.",
             "Porcentaje de los casos de teleconsulta del periodo cuyo primer plazo ya llegó "
