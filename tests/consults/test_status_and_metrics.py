@@ -13,6 +13,26 @@ from puente.network.models import BridgePoint
 from tests.consults.network import Net, case_body
 
 
+START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def three_emergencies_from_dr_lan(app: FastAPI, net: Net, start: datetime) -> list[int]:
+    """Dr. Lan sends three emergency cases for Tuấn, all requested at
+    ``start`` with the 30-minute deadline."""
+    with net.client(app, "dr.lan") as c:
+        ids = [
+            c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"])).json()["id"]
+            for _ in range(3)
+        ]
+    for case_id in ids:
+        case = repo.case(net.db, case_id)
+        assert case is not None
+        case.requested_at = start
+        case.first_due_at = start + timedelta(minutes=30)
+    net.db.flush()
+    return ids
+
+
 def test_percentiles_interpolate_between_ranks() -> None:
     assert percentile([], 50) is None
     assert percentile([10], 90) == 10
@@ -48,19 +68,8 @@ def test_a_heartbeat_puts_con_dao_online_and_the_status_shows_it(app: FastAPI, n
 def test_metrics_give_response_times_by_hub_and_urgency_breaches_and_outcomes(
     app: FastAPI, net: Net
 ) -> None:
-    ids = []
-    with net.client(app, "dr.lan") as c:
-        for _ in range(3):
-            ids.append(
-                c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"])).json()["id"]
-            )
-    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-    for case_id in ids:
-        case = repo.case(net.db, case_id)
-        assert case is not None
-        case.requested_at = start
-        case.first_due_at = start + timedelta(minutes=30)
-    net.db.flush()
+    ids = three_emergencies_from_dr_lan(app, net, START)
+    start = START
     answers = [10, 20, 50]  # minutes; the last one breaches the 30-minute deadline
     with net.client(app, "dr.minh") as c:
         for case_id, _minutes in zip(ids, answers, strict=True):
@@ -121,19 +130,8 @@ def test_deadline_breaches_and_the_90th_percentile_are_indicators_split_by_hub_a
     50 minutes (the second past its 30-minute deadline), and one never
     answered. The analyst reads the figures by hub and by month; an unknown
     breakdown is refused naming ``by``."""
-    ids = []
-    with net.client(app, "dr.lan") as c:
-        for _ in range(3):
-            ids.append(
-                c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"])).json()["id"]
-            )
-    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-    for case_id in ids:
-        case = repo.case(net.db, case_id)
-        assert case is not None
-        case.requested_at = start
-        case.first_due_at = start + timedelta(minutes=30)
-    net.db.flush()
+    ids = three_emergencies_from_dr_lan(app, net, START)
+    start = START
     with net.client(app, "dr.minh") as c:
         for case_id in ids[:2]:
             r = c.post(
