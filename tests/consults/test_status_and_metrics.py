@@ -12,7 +12,6 @@ from puente.enums import BridgePointKind
 from puente.network.models import BridgePoint
 from tests.consults.network import Net, case_body
 
-
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
