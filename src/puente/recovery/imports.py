@@ -13,10 +13,12 @@ its row and column and nothing is stored.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from puente import csvimport as ci
@@ -62,15 +64,23 @@ COLUMNS = [
 ]
 
 
+@dataclass
+class WaitingListImport(ci.ImportResult):
+    patient_ids: frozenset[int] = frozenset()
+
+
 def import_waiting_list(
     session: Session,
     path: Path,
     *,
     progress: ci.Progress | None = None,
     allowed_facility_ids: Collection[int] | None = None,
-) -> ci.ImportResult:
+    visible: ColumnElement[bool] | None = None,
+) -> WaitingListImport:
     """Import ``path``; ``allowed_facility_ids`` (when given) bounds the
-    referring units a user may import for."""
+    referring units a user may import for, and ``visible`` (the access
+    layer's patient filter) the patients: one the user may not see is
+    refused as if unknown."""
     errors = ci.Errors(path.name)
     rows = ci.read_csv(path, COLUMNS, errors)
     errors.raise_if_any()
@@ -78,6 +88,9 @@ def import_waiting_list(
     patients = people.patients_by_identifier(
         session, {(r["identifier_system"], r["identifier_value"]) for r in rows}
     )
+    if visible is not None:
+        seen = people.visible_ids(session, patients.values(), visible)
+        patients = {key: pid for key, pid in patients.items() if pid in seen}
     services = repo.services_by_code(session, {r["service_code"] for r in rows})
     units = repo.facilities_by_code(session, {r["referring_facility_code"] for r in rows})
     regions = repo.region_ids_by_code(session, {r["region_code"] for r in rows if r["region_code"]})
@@ -138,4 +151,8 @@ def import_waiting_list(
             }
         )
     ci.insert_in_chunks(session, WaitingListEntry, records, progress)
-    return ci.ImportResult(rows=len(rows), created=len(records))
+    return WaitingListImport(
+        rows=len(rows),
+        created=len(records),
+        patient_ids=frozenset(r["patient_id"] for r in records),
+    )
