@@ -163,6 +163,35 @@ def test_a_side_that_leaves_is_gone_for_both_processes_with_the_time_it_left(
 
 
 @needs_redis
+def test_the_sides_of_a_process_that_died_count_as_left_when_it_was_last_alive(
+    prefix: str,
+) -> None:
+    """Process A crashes with Nikolai's connection (no goodbye ever comes):
+    after thirty seconds without A's heartbeat, process B sees him gone,
+    since A's last heartbeat, while Dr Petrova on B stays."""
+
+    async def scenario() -> None:
+        assert REDIS_URL
+        clock = Clock(1_700_000_000.0)
+        crashed = RedisHub(REDIS_URL, prefix=prefix, clock=clock)
+        alive = RedisHub(REDIS_URL, prefix=prefix, clock=clock)
+        await crashed.arrive("visit:7", "patient", "tab-1")
+        await alive.arrive("visit:7", "clinician", "desk-1")
+        await crashed.aclose()  # the process is gone; its heartbeat stops
+        clock.now += 25
+        assert (await alive.presence("visit:7")).here("patient")  # maybe only slow
+        clock.now += 10
+        presence = await alive.presence("visit:7")
+        assert presence.connections == {"clinician": "desk-1"}
+        assert presence.left_at == {"patient": 1_700_000_000.0}
+        back = await alive.arrive("visit:7", "patient", "tab-2")
+        assert not back.here("patient") and back.left_at == {"patient": 1_700_000_000.0}
+        await alive.aclose()
+
+    run(scenario)
+
+
+@needs_redis
 def test_the_presence_of_a_room_expires_a_day_after_its_last_write(prefix: str) -> None:
     import redis
 

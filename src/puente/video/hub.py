@@ -15,8 +15,10 @@ subscribed to the channels of the rooms it has connections in; presence → a
 hash ``puente:room:<id>:presence`` (fields ``<side>`` = connection id and
 ``<side>:left`` = time), where ``arrive`` and ``depart`` are short Lua scripts
 (read-then-write and compare-and-delete, atomic in Redis) and the hash
-expires a day after its last write. Nothing outside this module knows which
-backend runs: code asks ``hub_of(app)``.
+expires a day after its last write; a heartbeat per process lets the others
+treat the connections of a crashed process as gone. Nothing outside this
+module knows which backend runs: code asks ``hub_of(app)``. docs/processes.md
+says what else several processes share.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ Event = dict[str, Any]
 QUEUE_LIMIT = 512
 PRESENCE_EXPIRY_SECONDS = 86_400
 SUBSCRIBE_TIMEOUT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 10.0
+HUB_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -142,17 +146,44 @@ class LocalHub(Hub):
 
 # Redis: several processes ------------------------------------------------------
 
-# KEYS[1] presence hash; ARGV: side, connection, expiry. Returns the hash as
-# it was before (a flat list of fields and values).
-ARRIVE = """
+# Every process's hub notes in the sorted set ``<prefix>hubs`` when it was last
+# alive (a heartbeat). A side whose connection belongs to a hub silent for
+# longer than HUB_TIMEOUT_SECONDS (a process that crashed, and so never said
+# goodbye) counts as having left when that hub was last seen. The scripts
+# below start with that pruning. Connection values are "<hub id> <connection>".
+PRUNE = """
+local function prune(key, hubs, now, timeout)
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    local name, value = fields[i], fields[i + 1]
+    if not string.find(name, ':', 1, true) then
+      local hub = string.match(value, '^(%S+) ')
+      local seen = hub and tonumber(redis.call('ZSCORE', hubs, hub))
+      if hub and (seen == nil or seen < now - timeout) then
+        redis.call('HDEL', key, name)
+        redis.call('HSET', key, name .. ':left', tostring(seen or now))
+      end
+    end
+  end
+end
+"""
+
+# KEYS[1] presence hash, KEYS[2] hubs; ARGV: side, value, expiry, hub id, now,
+# timeout. Returns the hash as it was before (a flat list of fields, values).
+ARRIVE = (
+    PRUNE
+    + """
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+prune(KEYS[1], KEYS[2], tonumber(ARGV[5]), tonumber(ARGV[6]))
 local before = redis.call('HGETALL', KEYS[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return before
 """
+)
 
-# KEYS[1] presence hash; ARGV: side, connection, time, expiry. Forgets the
-# side only if this connection is still its current one.
+# KEYS[1] presence hash; ARGV: side, value, time, expiry. Forgets the side
+# only if this connection is still its current one (compare-and-delete).
 DEPART = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
   return 0
@@ -163,17 +194,36 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
+# KEYS[1] presence hash, KEYS[2] hubs; ARGV: now, timeout, hub id (the
+# asking hub is alive).
+PRESENCE = (
+    PRUNE
+    + """
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
+prune(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]))
+return redis.call('HGETALL', KEYS[1])
+"""
+)
+
+
+def _unless_cancelled() -> None:
+    """redis-py may turn a cancellation into a connection error: re-raise it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _presence_of(fields: dict[str, str]) -> Presence:
+def _presence_of(flat: list[Any]) -> Presence:
+    values = [_text(v) for v in flat]
     presence = Presence()
-    for name, value in fields.items():
+    for name, value in zip(values[::2], values[1::2], strict=True):
         side, _, suffix = name.partition(":")
         if not suffix:
-            presence.connections[side] = value
+            presence.connections[side] = value.partition(" ")[2]
         elif suffix == "left":
             with contextlib.suppress(ValueError):
                 presence.left_at[side] = float(value)
@@ -225,12 +275,21 @@ class RedisHub(Hub):
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._arrive: Any = None
         self._depart: Any = None
+        self._presence: Any = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     def channel(self, room: str) -> str:
         return f"{self.prefix}room:{room}"
 
     def presence_key(self, room: str) -> str:
         return f"{self.prefix}room:{room}:presence"
+
+    @property
+    def hubs_key(self) -> str:
+        return f"{self.prefix}hubs"
+
+    def _value(self, connection: str) -> str:
+        return f"{self.id} {connection}"
 
     def _client(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -248,7 +307,24 @@ class RedisHub(Hub):
             self._confirmed = {}
             self._arrive = self._redis.register_script(ARRIVE)
             self._depart = self._redis.register_script(DEPART)
+            self._presence = self._redis.register_script(PRESENCE)
+            self._heartbeat = loop.create_task(self._beat())
         return self._redis
+
+    async def _beat(self) -> None:
+        """Tell the other processes this one is alive; forget long-dead hubs."""
+        from redis.exceptions import RedisError
+
+        while True:
+            now = float(self._clock())
+            try:
+                await self._redis.zadd(self.hubs_key, {self.id: now})
+                await self._redis.zremrangebyscore(self.hubs_key, "-inf", now - self.expiry_seconds)
+            except (RedisError, OSError):
+                _unless_cancelled()
+                log.warning("could not reach Redis for the hub's heartbeat", exc_info=True)
+            _unless_cancelled()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def publish(self, room: str, event: Event) -> None:
         data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
@@ -304,12 +380,14 @@ class RedisHub(Hub):
             try:
                 message = await pubsub.get_message(timeout=None)
             except (RedisError, OSError):
+                _unless_cancelled()
                 # Redis restarted or the link dropped: redis-py reconnects and
                 # subscribes again; what was published meanwhile is lost (the
                 # browsers' own reconnection recovers the call).
                 log.warning("lost the Redis pub/sub connection; reconnecting", exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
+            _unless_cancelled()
             if message is None:
                 continue
             kind = message["type"]
@@ -349,36 +427,48 @@ class RedisHub(Hub):
     async def arrive(self, room: str, side: str, connection: str) -> Presence:
         self._client()
         flat = await self._arrive(
-            keys=[self.presence_key(room)], args=[side, connection, self.expiry_seconds]
+            keys=[self.presence_key(room), self.hubs_key],
+            args=[
+                side,
+                self._value(connection),
+                self.expiry_seconds,
+                self.id,
+                repr(float(self._clock())),
+                HUB_TIMEOUT_SECONDS,
+            ],
         )
-        values = [_text(v) for v in flat]
-        return _presence_of(dict(zip(values[::2], values[1::2], strict=True)))
+        return _presence_of(flat)
 
     async def depart(self, room: str, side: str, connection: str) -> bool:
         self._client()
         done = await self._depart(
             keys=[self.presence_key(room)],
-            args=[side, connection, repr(float(self._clock())), self.expiry_seconds],
+            args=[side, self._value(connection), repr(float(self._clock())), self.expiry_seconds],
         )
         return bool(done)
 
     async def presence(self, room: str) -> Presence:
-        fields = await self._client().hgetall(self.presence_key(room))
-        return _presence_of({_text(k): _text(v) for k, v in fields.items()})
+        self._client()
+        flat = await self._presence(
+            keys=[self.presence_key(room), self.hubs_key],
+            args=[repr(float(self._clock())), HUB_TIMEOUT_SECONDS, self.id],
+        )
+        return _presence_of(flat)
 
     async def aclose(self) -> None:
         """Stop the reader and close the connections (tests; shutdown)."""
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        for task in (self._reader, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
-        self._redis = self._pubsub = self._reader = None
+        self._redis = self._pubsub = self._reader = self._heartbeat = None
         self._rooms = {}
 
 
