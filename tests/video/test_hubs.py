@@ -10,6 +10,7 @@ prefix of their own, removed afterwards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -189,6 +190,40 @@ def test_the_sides_of_a_process_that_died_count_as_left_when_it_was_last_alive(
         await alive.aclose()
 
     run(scenario)
+
+
+@needs_redis
+def test_a_process_whose_pub_sub_connection_drops_subscribes_again_and_hears_the_room(
+    prefix: str,
+) -> None:
+    """Redis cuts process A's pub/sub connection (a restart, a network
+    blip): A reconnects and subscribes again by itself."""
+    import redis
+
+    admin = redis.Redis.from_url(str(REDIS_URL))
+
+    async def scenario() -> None:
+        assert REDIS_URL
+        a, b = RedisHub(REDIS_URL, prefix=prefix), RedisHub(REDIS_URL, prefix=prefix)
+        desk = await a.subscribe("visit:7")
+        ours = [c for c in admin.client_list(_type="pubsub") if c["name"] == f"puente-hub-{a.id}"]
+        assert len(ours) == 1
+        admin.client_kill_filter(_id=ours[0]["id"])
+        for n in range(100):  # what is published before A is back is lost
+            await b.publish("visit:7", {"type": "chat", "n": n})
+            with contextlib.suppress(TimeoutError):
+                event = await asyncio.wait_for(desk.get(), 0.1)
+                break
+        else:
+            raise AssertionError("process A never heard the room again")
+        await b.publish("visit:7", {"type": "chat", "body": "after"})
+        while event.get("body") != "after":
+            event = await asyncio.wait_for(desk.get(), 5)
+        await desk.close()
+        await closed(a, b)
+
+    run(scenario)
+    admin.close()
 
 
 @needs_redis

@@ -299,7 +299,8 @@ class RedisHub(Hub):
             # First use, or a new event loop (a test's): connections belong
             # to the loop that opened them, so start afresh.
             self._loop = loop
-            self._redis = aioredis.from_url(self.url)
+            # Named, so that CLIENT LIST tells which process a connection serves.
+            self._redis = aioredis.from_url(self.url, client_name=f"puente-hub-{self.id}")
             self._pubsub = None
             self._reader = None
             self._lock = asyncio.Lock()
