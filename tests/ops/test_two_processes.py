@@ -1,7 +1,7 @@
 """Two ``puente serve`` processes on different ports, one PostgreSQL database
 and one Redis: a visit call whose browsers are connected to different
-processes connects, and a booking race across both processes makes one
-booking.
+processes connects, a booking race across both processes makes one
+booking, and failed sign-ins on both add up to one lockout.
 
 The call runs inside a network namespace with only the loopback interface
 (as tests/visits/test_room_call.py does), so no packet of it leaves
@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from puente.db import make_engine, make_sessionmaker, unit_of_work
 from puente.enums import AccessRole, AppointmentStatus, VisitStatus
@@ -365,18 +366,27 @@ def call_across_processes(settings: dict[str, Any]) -> None:
     engine.dispose()
 
 
-# The booking race ------------------------------------------------------------------
+# Bookings and sign-ins through both processes ----------------------------------------
 
 
-@pytest.mark.slow
-def test_twenty_patients_racing_through_both_processes_for_one_slot_make_one_booking(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class Clinic:
+    """Dr Smirnova's one slot, twenty patients with accounts, two processes."""
+
+    factory: sessionmaker[Session]
+    slot_id: int
+    headers: list[dict[str, str]]
+    processes: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
     if not PG_URL:
         pytest.skip("PUENTE_TEST_DATABASE_URL is not set: several processes need PostgreSQL")
     if not REDIS_URL:
         pytest.skip("PUENTE_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/2)")
-    url = migrated_url("postgresql", tmp_path, suffix="two_race")
+    work = tmp_path_factory.mktemp("two-processes")
+    url = migrated_url("postgresql", work, suffix="two_race")
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
     with unit_of_work(factory) as db:
@@ -391,32 +401,61 @@ def test_twenty_patients_racing_through_both_processes_for_one_slot_make_one_boo
             account = f.user(db, f"racer{n}", AccessRole.patient, patient_id=racer.id)
             headers.append(f.bearer(db, account))
     assert len(slots) == 1
+    with two_processes(url, REDIS_URL, work) as processes:
+        yield Clinic(factory, slots[0], headers, processes)
+    engine.dispose()
 
-    with two_processes(url, REDIS_URL, tmp_path) as (a, b):
-        barrier = threading.Barrier(RACERS)
-        statuses: list[int] = []
-        lock = threading.Lock()
 
-        def racer(n: int) -> None:
-            with httpx.Client(base_url=(a, b)[n % 2], headers=headers[n], timeout=60) as client:
-                client.get("/healthz")  # connected before the start
-                barrier.wait(timeout=60)
-                answer = client.post("/api/appointments", json={"slot_id": slots[0]})
-            with lock:
-                statuses.append(answer.status_code)
+@pytest.mark.slow
+def test_twenty_patients_racing_through_both_processes_for_one_slot_make_one_booking(
+    clinic: Clinic,
+) -> None:
+    barrier = threading.Barrier(RACERS)
+    statuses: list[int] = []
+    lock = threading.Lock()
 
-        threads = [threading.Thread(target=racer, args=(n,)) for n in range(RACERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+    def racer(n: int) -> None:
+        base = clinic.processes[n % 2]
+        with httpx.Client(base_url=base, headers=clinic.headers[n], timeout=60) as client:
+            client.get("/healthz")  # connected before the start
+            barrier.wait(timeout=60)
+            answer = client.post("/api/appointments", json={"slot_id": clinic.slot_id})
+        with lock:
+            statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
 
     assert sorted(statuses) == [201] + [409] * (RACERS - 1)
-    with factory() as db:
+    with clinic.factory() as db:
         booked = db.scalar(
             select(func.count())
             .select_from(Appointment)
-            .where(Appointment.slot_id == slots[0], Appointment.status == AppointmentStatus.booked)
+            .where(
+                Appointment.slot_id == clinic.slot_id,
+                Appointment.status == AppointmentStatus.booked,
+            )
         )
     assert booked == 1
-    engine.dispose()
+
+
+@pytest.mark.slow
+def test_failed_sign_ins_on_both_processes_add_up_to_one_lockout(clinic: Clinic) -> None:
+    """Three wrong passwords for racer7 on A and two on B lock the account
+    on both: the count is in the database, not in either process."""
+    a, b = clinic.processes
+
+    def sign_in(base: str, password: str) -> httpx.Response:
+        body = {"username": "racer7", "password": password}
+        return httpx.post(f"{base}/api/auth/token", json=body, timeout=30)
+
+    assert sign_in(b, f.PASSWORD).status_code == 200
+    for base in (a, b, a, b, a):
+        assert sign_in(base, "not the password").status_code == 401
+    for base in (a, b):
+        locked = sign_in(base, f.PASSWORD)
+        assert locked.status_code == 429
+        assert [e["field"] for e in locked.json()["errors"]] == ["username"]
