@@ -1,7 +1,8 @@
 """Two ``puente serve`` processes on different ports, one PostgreSQL database
 and one Redis: a visit call whose browsers are connected to different
 processes connects, a booking race across both processes makes one
-booking, and failed sign-ins on both add up to one lockout.
+booking, doctors on both take each queued patient once, and failed sign-ins
+on both add up to one lockout.
 
 The call runs inside a network namespace with only the loopback interface
 (as tests/visits/test_room_call.py does), so no packet of it leaves
@@ -29,6 +30,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import time as clock_time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,8 +41,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from puente.db import make_engine, make_sessionmaker, unit_of_work
-from puente.enums import AccessRole, AppointmentStatus, VisitStatus
+from puente.db import make_engine, make_sessionmaker, unit_of_work, utcnow
+from puente.enums import AccessRole, AppointmentStatus, Mode, PractitionerRoleCode, VisitStatus
+from puente.people.models import PractitionerRole
 from puente.scheduling.models import Appointment, Slot
 from puente.visits.models import Visit
 from tests import factories as f
@@ -64,6 +67,8 @@ INNER = "PUENTE_TEST_TWO_PROCESSES"  # set for the run inside the namespace
 ROOT = Path(__file__).resolve().parents[2]
 PUENTE = Path(sys.executable).with_name("puente")
 RACERS = 20
+WAITING = 4
+DOCTORS = 10
 
 needs_services = [
     pytest.mark.skipif(
@@ -371,11 +376,15 @@ def call_across_processes(settings: dict[str, Any]) -> None:
 
 @dataclass
 class Clinic:
-    """Dr Smirnova's one slot, twenty patients with accounts, two processes."""
+    """Polyclinic No. 2: Dr Smirnova's one slot, twenty patients with
+    accounts, four of them waiting in the on-demand queue, ten doctors on
+    duty; two processes."""
 
     factory: sessionmaker[Session]
     slot_id: int
     headers: list[dict[str, str]]
+    queued: list[int]
+    doctors: list[dict[str, str]]
     processes: tuple[str, str]
 
 
@@ -395,41 +404,72 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
             db, world, days=1, rules=[(next_monday().weekday(), clock_time(9), clock_time(9, 30))]
         )
         slots = list(db.scalars(select(Slot.id).where(Slot.schedule_id == schedule.id)))
-        headers = []
+        headers, queued, doctors = [], [], []
         for n in range(RACERS):
             racer = f.patient(db, "Racer", f"No{n}", home_facility_id=world.polyclinic.id)
             account = f.user(db, f"racer{n}", AccessRole.patient, patient_id=racer.id)
             headers.append(f.bearer(db, account))
+            if n < WAITING:
+                waiting = Visit(
+                    patient_id=racer.id, facility_id=world.polyclinic.id, mode=Mode.virtual,
+                    status=VisitStatus.queued, queued_at=utcnow() - timedelta(minutes=30 - n),
+                    diagnoses=[],
+                )  # fmt: skip
+                db.add(waiting)
+                db.flush()
+                queued.append(waiting.id)
+        for n in range(DOCTORS):
+            doctor = f.practitioner(db, "Doctor", f"No{n}")
+            db.add(
+                PractitionerRole(
+                    practitioner_id=doctor.id, facility_id=world.polyclinic.id,
+                    specialty_id=world.role.specialty_id, role=PractitionerRoleCode.physician,
+                )
+            )  # fmt: skip
+            account = f.user(db, f"doctor{n}", AccessRole.clinician, world.polyclinic.code)
+            account.practitioner_id = doctor.id
+            db.flush()
+            doctors.append(f.bearer(db, account))
     assert len(slots) == 1
     with two_processes(url, REDIS_URL, work) as processes:
-        yield Clinic(factory, slots[0], headers, processes)
+        yield Clinic(factory, slots[0], headers, queued, doctors, processes)
     engine.dispose()
+
+
+def race(
+    processes: tuple[str, str], callers: list[dict[str, str]], path: str, body: dict[str, Any]
+) -> list[httpx.Response]:
+    """Every caller POSTs at once, half through each process."""
+    barrier = threading.Barrier(len(callers))
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def caller(n: int) -> None:
+        base = processes[n % 2]
+        with httpx.Client(base_url=base, headers=callers[n], timeout=60) as client:
+            client.get("/healthz")  # connected before the start
+            barrier.wait(timeout=60)
+            answer = client.post(path, json=body)
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(len(callers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == len(callers)
+    return answers
 
 
 @pytest.mark.slow
 def test_twenty_patients_racing_through_both_processes_for_one_slot_make_one_booking(
     clinic: Clinic,
 ) -> None:
-    barrier = threading.Barrier(RACERS)
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def racer(n: int) -> None:
-        base = clinic.processes[n % 2]
-        with httpx.Client(base_url=base, headers=clinic.headers[n], timeout=60) as client:
-            client.get("/healthz")  # connected before the start
-            barrier.wait(timeout=60)
-            answer = client.post("/api/appointments", json={"slot_id": clinic.slot_id})
-        with lock:
-            statuses.append(answer.status_code)
-
-    threads = [threading.Thread(target=racer, args=(n,)) for n in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert sorted(statuses) == [201] + [409] * (RACERS - 1)
+    answers = race(
+        clinic.processes, clinic.headers, "/api/appointments", {"slot_id": clinic.slot_id}
+    )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * (RACERS - 1)
     with clinic.factory() as db:
         booked = db.scalar(
             select(func.count())
@@ -459,3 +499,16 @@ def test_failed_sign_ins_on_both_processes_add_up_to_one_lockout(clinic: Clinic)
         locked = sign_in(base, f.PASSWORD)
         assert locked.status_code == 429
         assert [e["field"] for e in locked.json()["errors"]] == ["username"]
+
+
+@pytest.mark.slow
+def test_ten_doctors_on_both_processes_take_the_four_waiting_patients_once_each(
+    clinic: Clinic,
+) -> None:
+    answers = race(clinic.processes, clinic.doctors, "/api/visits/queue/next", {})
+    taken = [a.json()["id"] for a in answers if a.status_code == 200]
+    assert sorted(taken) == sorted(clinic.queued)  # each patient by exactly one doctor
+    assert sorted(a.status_code for a in answers) == [200] * WAITING + [404] * (DOCTORS - WAITING)
+    with clinic.factory() as db:
+        doctors = db.scalars(select(Visit.practitioner_role_id).where(Visit.id.in_(taken))).all()
+    assert len(set(doctors)) == WAITING and None not in doctors
