@@ -123,6 +123,19 @@ def _routers() -> list[tuple[str, object]]:
     ]
 
 
+def redis_answers(url: str) -> bool:
+    """Redis answers a PING within two seconds."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
 def create_app(
     settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
@@ -215,6 +228,13 @@ def create_app(
                  "migrations": {"current": sorted(current), "head": sorted(heads)}},
                 status_code=503,
             )  # fmt: skip
+        if settings.redis_url and not redis_answers(settings.redis_url):
+            # Rooms of several processes meet in Redis: without it, this
+            # process would strand its half of every call.
+            return JSONResponse(
+                {"status": "unavailable", "database": "reachable", "redis": "unreachable"},
+                status_code=503,
+            )
         return JSONResponse({"status": "ready", "migrations": sorted(heads)})
 
     @app.get("/metrics", include_in_schema=False)
