@@ -87,6 +87,7 @@ def _routers() -> list[tuple[str, object]]:
     from puente.people.api import router as people
     from puente.recovery.api import router as recovery
     from puente.recovery.grid_pages import router as recovery_grid
+    from puente.recovery.list_pages import router as recovery_list
     from puente.recovery.pages import router as recovery_pages
     from puente.reports.api import router as reports
     from puente.reports.pages import router as report_pages
@@ -120,6 +121,7 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", recovery),
         ("", recovery_pages),
         ("", recovery_grid),
+        ("", recovery_list),
         ("", consult_pages),
         ("", education_pages),
     ]

@@ -29,7 +29,7 @@ from puente.errors import FieldError, Unprocessable
 from puente.recovery import capture, planning, service
 from puente.recovery import repository as repo
 from puente.recovery.api import require_units, scoped_ids
-from puente.recovery.schemas import CampaignCreate, CapacityIn, EntryCreate, GoalIn, LineIn
+from puente.recovery.schemas import CampaignCreate, CapacityIn, GoalIn, LineIn
 from puente.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -65,6 +65,18 @@ KIND_LABELS = {
     CapacityKind.screening_slots: _("Screening slots"),
 }
 
+PRIORITY_LABELS = {
+    WaitPriority.p1: _("within 72 hours"),
+    WaitPriority.p2: _("within 1 month"),
+    WaitPriority.p3: _("within 3 months"),
+    WaitPriority.p4: _("longer"),
+}
+LEVEL_LABELS = {
+    1: _("1 — family medicine"),
+    2: _("2 — general hospital"),
+    3: _("3 — high specialty"),
+}
+
 
 def _redirect(path: str, lang: str) -> RedirectResponse:
     joiner = "&" if "?" in path else "?"
@@ -98,6 +110,9 @@ def home(request: Request, db: DB, user: Reader, as_of: date | None = None) -> H
         status_label=lambda s: _t(STATUS_LABELS[s]),
         can_plan=user.has(Permission.recovery_plan),
         priorities=list(WaitPriority),
+        priority_label=lambda p: _t(PRIORITY_LABELS[p]),
+        levels=[(n, _t(label)) for n, label in LEVEL_LABELS.items()],
+        regions=repo.region_choices(db) if user.has(Permission.recovery_plan) else [],
     )
 
 
@@ -105,39 +120,6 @@ def _t(text: str) -> str:
     from puente import i18n
 
     return i18n.gettext(text)
-
-
-@router.post("/recovery/waiting-list", response_class=HTMLResponse)
-def add_entry(
-    request: Request,
-    db: DB,
-    user: Planner,
-    access: PatientReads,
-    patient_id: Annotated[int, Form()],
-    service_code: Annotated[str, Form(max_length=64)],
-    referring_facility_code: Annotated[str, Form(max_length=32)],
-    referred_on: Annotated[date, Form()],
-    priority: Annotated[WaitPriority, Form()],
-) -> RedirectResponse:
-    try:
-        data = EntryCreate(
-            patient_id=patient_id,
-            service_code=service_code,
-            referring_facility_code=referring_facility_code,
-            referred_on=referred_on,
-            priority=priority,
-        )
-    except ValidationError as exc:
-        raise _invalid(exc) from None
-    access.check(data.patient_id, action="create")
-    unit = repo.facilities_by_code(db, [data.referring_facility_code]).get(
-        data.referring_facility_code
-    )
-    if unit is not None:
-        require_units(db, user, Permission.recovery_plan, [unit.id], "referring_facility_code")
-    entry = service.add_entry(db, data=data)
-    access.record("create", [entry.patient_id], resource_type="WaitingListEntry")
-    return _redirect("/recovery", _lang(request))
 
 
 @router.get("/recovery/campaigns/new", response_class=HTMLResponse)

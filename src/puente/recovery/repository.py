@@ -304,3 +304,13 @@ def item(session: Session, item_id: int) -> PlanItem | None:
 def insert_items(session: Session, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 5000):
         session.execute(insert(PlanItem), rows[start : start + 5000])
+
+
+def region_choices(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every first-level region, for the pages' choices."""
+    rows = session.execute(
+        select(Region.code, Region.name)
+        .where(Region.parent_id.is_(None))
+        .order_by(Region.country_code, Region.name)
+    )
+    return [(code, name) for code, name in rows]
