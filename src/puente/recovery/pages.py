@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -76,6 +76,8 @@ LEVEL_LABELS = {
     2: _("2 — general hospital"),
     3: _("3 — high specialty"),
 }
+
+OUTCOMES = "^(done|no_show|confirmed|cancelled)$"
 
 
 def _redirect(path: str, lang: str) -> RedirectResponse:
@@ -252,8 +254,11 @@ def unit_day(
     code: str,
     facility_code: str,
     day: date | None = None,
+    outcome: Annotated[str | None, Query(pattern=OUTCOMES)] = None,
+    filled: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    """The unit's list for a day of the campaign, and its capture."""
+    """The unit's list for a day of the campaign, and its capture; after a
+    cancellation, ``filled`` names the standby entry that took the place."""
     campaign = service.get_campaign(db, code)
     unit = service.unit_of(db, campaign, facility_code)
     require_units(db, user, Permission.recovery_capture, [unit.id], "facility_code")
@@ -281,6 +286,11 @@ def unit_day(
         rows=rows,
         lines=[c for _line, c in lines],
         status_label=lambda s: _t(STATUS_LABELS[s]),
+        outcome=outcome,
+        filled=filled,
+        standby=repo.standby_count(db, campaign.published_run_id)
+        if campaign.published_run_id
+        else 0,
     )
 
 
@@ -293,7 +303,7 @@ def capture_item(
     code: str,
     facility_code: str,
     item_id: Annotated[int, Form(ge=1)],
-    outcome: Annotated[str, Form(pattern="^(done|no_show|confirmed|cancelled)$")],
+    outcome: Annotated[str, Form(pattern=OUTCOMES)],
 ) -> RedirectResponse:
     campaign = service.get_campaign(db, code)
     unit = service.unit_of(db, campaign, facility_code)
@@ -305,13 +315,22 @@ def capture_item(
         )
     [read] = planning.item_reads(db, [item])
     access.check(read.patient_id, action="update", field="item_id")
+    day = item.day.isoformat() if item.day else ""
+    filled = None
     if outcome == "done":
         capture.capture_patient(db, campaign=campaign, item=item)
     else:
-        planning.set_outcome(db, campaign=campaign, item=item, status=PlanItemStatus(outcome))
-    access.record("update", [read.patient_id], resource_type="PlanItem", detail=outcome)
-    day = item.day.isoformat() if item.day else ""
-    return _redirect(f"/recovery/campaigns/{code}/units/{facility_code}?day={day}", _lang(request))
+        filled = planning.set_outcome(
+            db, campaign=campaign, item=item, status=PlanItemStatus(outcome)
+        )
+    patients = [read.patient_id]
+    if filled is not None:
+        patients += planning.patient_ids_of(db, [filled])
+    access.record("update", patients, resource_type="PlanItem", detail=outcome)
+    after = f"&done={item.id}&outcome={outcome}" + (f"&filled={filled.id}" if filled else "")
+    return _redirect(
+        f"/recovery/campaigns/{code}/units/{facility_code}?day={day}{after}", _lang(request)
+    )
 
 
 @router.post("/recovery/campaigns/{code}/units/{facility_code}/counts", response_class=HTMLResponse)

@@ -288,7 +288,7 @@ def publish(session: Session, *, campaign: Campaign, run: PlanRun) -> int:
     if previous == run.id:
         return 0
     items = repo.items(session, run.id, standby=False, statuses=[PlanItemStatus.planned])
-    in_new = {i.entry_id for i in repo.items(session, run.id, standby=False)}
+    in_new = {i.entry_id: i for i in repo.items(session, run.id, standby=False)}
     if previous is not None:
         for old in repo.items(
             session,
@@ -297,8 +297,18 @@ def publish(session: Session, *, campaign: Campaign, run: PlanRun) -> int:
             statuses=[PlanItemStatus.planned, PlanItemStatus.booked],
         ):
             old.status = PlanItemStatus.cancelled
-            if old.entry_id not in in_new:
+            again = in_new.get(old.entry_id)
+            if again is None:
+                appointments.cancel(session, old)
                 _back_to_waiting(session, old.entry_id)
+            elif (again.facility_id, again.day) == (old.facility_id, old.day):
+                # Planned where it already was: the patient keeps the appointment.
+                again.appointment_id = old.appointment_id
+                if old.appointment_id is not None:
+                    again.status = PlanItemStatus.booked
+            else:
+                appointments.cancel(session, old)
+    items = [i for i in items if i.status == PlanItemStatus.planned]
     notified = _book(session, campaign, items)
     campaign.published_run_id = run.id
     campaign.status = CampaignStatus.published
