@@ -44,9 +44,11 @@ def add_entry(
     duration_minutes: Annotated[int | None, Form()] = None,
     level_of_care: Annotated[int | None, Form()] = None,
     region_code: Annotated[str | None, Form(max_length=32)] = None,
+    max_travel_km: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     """Empty duration, level and region take the service's duration, the
-    service's usual level and the referring unit's region."""
+    service's usual level and the referring unit's region; an empty
+    travel limit is no limit of the entry's own."""
     try:
         data = EntryCreate(
             patient_id=patient_id,
@@ -57,6 +59,7 @@ def add_entry(
             duration_minutes=duration_minutes,
             level_of_care=level_of_care,
             region_code=region_code or None,
+            max_travel_km=max_travel_km,
         )
     except ValidationError as exc:
         raise _invalid(exc) from None

@@ -151,6 +151,7 @@ def create_campaign(
     minutes: Annotated[int, Form(ge=0, le=100_000)] = 0,
     slots: Annotated[int, Form(ge=0, le=100_000)] = 0,
     goal: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
+    max_travel_km: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     """Units one code a line; lines "service_code capacity_kind" a line; the
     same capacity per unit × day × line (minutes or slots) and goal per unit × line."""
@@ -168,6 +169,7 @@ def create_campaign(
                 LineIn(service_code=p[0], capacity_kind=CapacityKind(p[1] if len(p) > 1 else ""))
                 for p in line_pairs
             ],
+            max_travel_km=max_travel_km,
         )
     except (ValidationError, ValueError) as exc:
         if isinstance(exc, ValidationError):

@@ -314,3 +314,13 @@ def region_choices(session: Session) -> list[tuple[str, str]]:
         .order_by(Region.country_code, Region.name)
     )
     return [(code, name) for code, name in rows]
+
+
+def facility_places(session: Session) -> dict[int, tuple[float, float]]:
+    """(latitude, longitude) of every facility whose place is known."""
+    rows = session.execute(
+        select(Facility.id, Facility.latitude, Facility.longitude).where(
+            Facility.latitude.is_not(None), Facility.longitude.is_not(None)
+        )
+    )
+    return {i: (lat, lon) for i, lat, lon in rows if lat is not None and lon is not None}
