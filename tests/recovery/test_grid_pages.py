@@ -5,6 +5,8 @@ Nuevo León, cannot edit a national day's grid."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -157,3 +159,28 @@ def test_sergio_cannot_edit_the_grid_of_a_national_day(
         data={f"goal:{CMNO}": "99"},
     )
     assert r.status_code == 403
+
+
+def test_a_grid_too_large_for_one_form_shows_its_units_in_pages(
+    client: TestClient, db: Session, net: w.Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from puente.recovery import grid_pages
+
+    monkeypatch.setattr(grid_pages, "CELLS_PER_PAGE", 8)  # 2 units × (3 days + goal)
+    w.lucia(client, db)
+    build(client)
+    first = client.get(f"/recovery/campaigns/{CODE}/capacity?line={SURGERY}").text
+    second = client.get(f"/recovery/campaigns/{CODE}/capacity?line={SURGERY}&page=2").text
+    units = [re.findall(r'<tr data-unit="([^"]+)"', page) for page in (first, second)]
+    assert units == [[JALISCO, NUEVO_LEON], [CMNO]] and 'id="grid-pages"' in first
+    day = w.campaign_days()[0].isoformat()
+    r = client.post(
+        f"/recovery/campaigns/{CODE}/capacity?line={SURGERY}&page=2",
+        data={f"cap:{CMNO}:{day}": "300", f"goal:{CMNO}": "6"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "page=2" in r.headers["location"]
+    g = cells(db)
+    assert g.capacity[(CMNO, w.campaign_days()[0], SURGERY)] == 300
+    assert g.capacity[(JALISCO, w.campaign_days()[0], SURGERY)] == 180  # page 1 untouched
+    assert g.goals[(JALISCO, SURGERY)] == 2

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
@@ -41,22 +41,34 @@ def _campaign(db: DB, user: Planner, code: str) -> Campaign:
     return campaign
 
 
+# A form sends at most this many cells (the form parser refuses more than
+# 1,000 fields): long campaigns with many units show their units in pages.
+CELLS_PER_PAGE = 900
+
+
 def _page(
     request: Request,
     db: DB,
     campaign: Campaign,
     line: str | None,
     status_code: int = 200,
+    page: int = 1,
     **context: Any,
 ) -> HTMLResponse:
     g = grids.grid(db, campaign)
     current = g.line(line) if g.lines else None
+    per_page = max(1, CELLS_PER_PAGE // (len(g.days) + 1))
+    pages = max(1, -(-len(g.units) // per_page))
+    page = min(max(page, 1), pages)
     return render(
         request,
         "recovery/capacity.html",
         status_code=status_code,
         campaign=campaign,
         grid=g,
+        units=g.units[(page - 1) * per_page : page * per_page],
+        page=page,
+        pages=pages,
         line=current,
         kind_label=lambda k: _t(KIND_LABELS[k]),
         columns=[c.name for c in grids.COLUMNS],
@@ -66,10 +78,16 @@ def _page(
 
 @router.get("/recovery/campaigns/{code}/capacity", response_class=HTMLResponse)
 def capacity_page(
-    request: Request, db: DB, user: Planner, code: str, line: str | None = None, saved: int = 0
+    request: Request,
+    db: DB,
+    user: Planner,
+    code: str,
+    line: str | None = None,
+    saved: int = 0,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     campaign = _campaign(db, user, code)
-    return _page(request, db, campaign, line, saved=bool(saved))
+    return _page(request, db, campaign, line, page=page, saved=bool(saved))
 
 
 def _cell(form: FormData, name: str) -> int | None:
@@ -94,9 +112,16 @@ def _cell(form: FormData, name: str) -> int | None:
 
 @router.post("/recovery/campaigns/{code}/capacity", response_class=HTMLResponse)
 def save_line(
-    request: Request, db: DB, user: Planner, form: Form, code: str, line: str | None = None
+    request: Request,
+    db: DB,
+    user: Planner,
+    form: Form,
+    code: str,
+    line: str | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> RedirectResponse:
-    """One line's cells: ``cap:UNIT:DAY`` and ``goal:UNIT``."""
+    """One line's cells: ``cap:UNIT:DAY`` and ``goal:UNIT``; cells not sent
+    (units on other pages) keep their value."""
     campaign = _campaign(db, user, code)
     g = grids.grid(db, campaign)
     current = g.line(line)
@@ -112,7 +137,8 @@ def save_line(
             goals[(unit.code, current.code)] = goal
     grids.set_cells(db, campaign=campaign, capacity=capacity, goals=goals)
     return _redirect(
-        f"/recovery/campaigns/{code}/capacity?line={current.code}&saved=1", _lang(request)
+        f"/recovery/campaigns/{code}/capacity?line={current.code}&page={page}&saved=1",
+        _lang(request),
     )
 
 
