@@ -17,6 +17,7 @@ from puente.enums import AccessRole, FacilityKind, PlanItemStatus, WaitStatus
 from puente.ledger.models import LedgerEntry
 from puente.network.models import Facility
 from puente.recovery.models import Campaign, PlanItem, WaitingListEntry
+from puente.recovery.planner import great_circle_km
 from tests import factories as f
 
 SECOND_DAY, NEXT_DAY, NEW_DAY = (
@@ -109,6 +110,20 @@ def test_the_second_days_patients_were_captured_one_by_one_and_the_list_shrank(
         )
         == done
     )
+
+    # Every Mexican facility has a place, near its state's capital.
+    places = {
+        code: (lat, lon)
+        for code, lat, lon in demo_db.execute(
+            select(Facility.code, Facility.latitude, Facility.longitude).where(
+                Facility.country_code == "MX"
+            )
+        )
+    }
+    assert all(lat is not None and lon is not None for lat, lon in places.values())
+    jalisco, nuevo_leon = places["MX-IMSS-JAL"], places["MX-IMSS-NLE"]
+    assert great_circle_km(jalisco, (20.67, -103.35)) < 60  # Guadalajara
+    assert 550 < great_circle_km(jalisco, nuevo_leon) < 800  # Guadalajara–Monterrey
 
     client = sign_in(demo_client, "planner.national")
     before = client.get("/api/waiting-list/figures", params={"as_of": "2021-05-13"}).json()
