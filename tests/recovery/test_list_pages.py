@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from puente.config import Settings
 from puente.network.models import Region
 from puente.recovery.models import WaitingListEntry
 from tests.recovery import world as w
@@ -164,4 +165,15 @@ def test_sergio_cannot_upload_the_list_of_a_unit_outside_his_state(
         },
     )
     assert r.status_code == 400 and "outside your facilities" in r.text
+    assert entries(db) == []
+
+
+def test_a_file_larger_than_the_import_limit_is_refused(
+    client: TestClient, db: Session, net: w.Network, settings: Settings
+) -> None:
+    w.lucia(client, db)
+    settings.import_max_bytes = 100
+    big = csv_of(*[f"curp,CURP0001,{SURGERY},{JALISCO},2025-02-01,p2,,," for _ in range(5)])
+    r = client.post("/recovery/waiting-list/import", files={"file": ("lista.csv", big)})
+    assert r.status_code == 413 and r.json()["errors"][0]["field"] == "file"
     assert entries(db) == []

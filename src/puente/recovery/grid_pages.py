@@ -6,7 +6,6 @@ goal; and the CSV upload of the same cells. Both write through
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +32,21 @@ async def form_data(request: Request) -> FormData:
 
 
 Form = Annotated[FormData, Depends(form_data)]
+
+
+def save_upload(file: UploadFile, path: Path, limit: int) -> Path:
+    """Copy an uploaded file to ``path``, refusing it past ``limit`` bytes."""
+    size = 0
+    with path.open("wb") as out:
+        while chunk := file.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(
+                    f"The file is larger than {limit} bytes.",
+                    errors=[FieldError("file", "too large")],
+                )
+            out.write(chunk)
+    return path
 
 
 def _campaign(db: DB, user: Planner, code: str) -> Campaign:
@@ -156,14 +170,7 @@ def import_cells(
     campaign = _campaign(db, user, code)
     name = Path(file.filename or "capacity.csv").name[:100] or "capacity.csv"
     with tempfile.TemporaryDirectory(prefix="puente-capacity-") as tmp:
-        path = Path(tmp) / name
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        if path.stat().st_size > settings.import_max_bytes:
-            raise PayloadTooLarge(
-                f"The file is larger than {settings.import_max_bytes} bytes.",
-                errors=[FieldError("file", "too large")],
-            )
+        path = save_upload(file, Path(tmp) / name, settings.import_max_bytes)
         try:
             result = grids.import_grid(db, path, campaign=campaign)
         except ImportFailed as failed:

@@ -5,7 +5,6 @@ nothing, its row errors shown in the page."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -19,10 +18,11 @@ from puente.access.patients import PatientReads
 from puente.access.policy import Permission
 from puente.deps import DB, SettingsDep
 from puente.enums import WaitPriority
-from puente.errors import FieldError, ImportFailed, PayloadTooLarge
+from puente.errors import ImportFailed
 from puente.recovery import imports, service
 from puente.recovery import repository as repo
 from puente.recovery.api import require_units, scoped_ids
+from puente.recovery.grid_pages import save_upload
 from puente.recovery.pages import Planner, _invalid, _lang, _redirect
 from puente.recovery.schemas import EntryCreate
 from puente.web.templating import render
@@ -102,14 +102,7 @@ def import_upload(
     """Every row's referring unit must be in the planner's scope."""
     name = Path(file.filename or "waiting-list.csv").name[:100] or "waiting-list.csv"
     with tempfile.TemporaryDirectory(prefix="puente-waiting-") as tmp:
-        path = Path(tmp) / name
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        if path.stat().st_size > settings.import_max_bytes:
-            raise PayloadTooLarge(
-                f"The file is larger than {settings.import_max_bytes} bytes.",
-                errors=[FieldError("file", "too large")],
-            )
+        path = save_upload(file, Path(tmp) / name, settings.import_max_bytes)
         try:
             result = imports.import_waiting_list(
                 db, path, allowed_facility_ids=scoped_ids(db, user, Permission.recovery_plan)
