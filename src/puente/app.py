@@ -86,6 +86,8 @@ def _routers() -> list[tuple[str, object]]:
     from puente.network.pages import router as network_pages
     from puente.people.api import router as people
     from puente.recovery.api import router as recovery
+    from puente.recovery.grid_pages import router as recovery_grid
+    from puente.recovery.list_pages import router as recovery_list
     from puente.recovery.pages import router as recovery_pages
     from puente.reports.api import router as reports
     from puente.reports.pages import router as report_pages
@@ -118,6 +120,8 @@ def _routers() -> list[tuple[str, object]]:
         ("", visit_room),
         ("/api", recovery),
         ("", recovery_pages),
+        ("", recovery_grid),
+        ("", recovery_list),
         ("", consult_pages),
         ("", education_pages),
     ]

@@ -4,8 +4,9 @@ Columns: ``identifier_system``, ``identifier_value`` (the patient, who must
 exist), ``service_code``, ``referring_facility_code``, ``referred_on``,
 ``priority`` (p1–p4), and optionally ``duration_minutes``,
 ``level_of_care`` (1–3), ``region_code`` (where the patient can be seen;
-the referring unit's region when empty) and ``external_ref`` (the sending
-system's id: a row already imported is refused). Every row is parsed and
+the referring unit's region when empty), ``external_ref`` (the sending
+system's id: a row already imported is refused) and ``max_travel_km`` (how
+far from the referring unit the patient can travel). Every row is parsed and
 every reference resolved in bulk before anything is written; any error names
 its row and column and nothing is stored.
 """
@@ -61,6 +62,7 @@ COLUMNS = [
     ci.Column("level_of_care", _range(1, 3), required=False),
     ci.Column("region_code", ci.bounded(32), required=False),
     ci.Column("external_ref", ci.bounded(100), required=False),
+    ci.Column("max_travel_km", _range(1, 20_000), required=False),
 ]
 
 
@@ -147,6 +149,7 @@ def import_waiting_list(
                 "region_id": regions[row["region_code"]] if row["region_code"] else unit.region_id,
                 "status": WaitStatus.waiting,
                 "external_ref": row["external_ref"],
+                "max_travel_km": row["max_travel_km"],
                 "created_at": now,
             }
         )
