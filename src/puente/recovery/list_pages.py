@@ -105,11 +105,17 @@ def import_upload(
         path = save_upload(file, Path(tmp) / name, settings.import_max_bytes)
         try:
             result = imports.import_waiting_list(
-                db, path, allowed_facility_ids=scoped_ids(db, user, Permission.recovery_plan)
+                db,
+                path,
+                allowed_facility_ids=scoped_ids(db, user, Permission.recovery_plan),
+                visible=access.where(),
             )
         except ImportFailed as failed:
             return _page(request, status_code=400, failed=failed, file_name=name)
     access.record(
-        "import", [], resource_type="WaitingListEntry", detail=f"{result.created} entries"
+        "import",
+        sorted(result.patient_ids),
+        resource_type="WaitingListEntry",
+        detail=f"{result.created} entries",
     )
     return _page(request, result=result, file_name=name)
