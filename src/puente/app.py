@@ -25,6 +25,7 @@ from puente.deps import DB
 from puente.errors import install_handlers, problem
 from puente.i18n import current_language, negotiate, normalise_language
 from puente.migrate import head_revisions
+from puente.openapi import install as install_openapi
 from puente.ops.metrics import REGISTRY, database_lines
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -164,6 +165,7 @@ def create_app(
 
     install_handlers(app)
     install_access_handlers(app)
+    install_openapi(app)
 
     @app.middleware("http")
     async def measure(

@@ -1,0 +1,91 @@
+"""The OpenAPI document as Puente really answers: every operation may end in
+an RFC 9457 problem (``application/problem+json``; FHIR routes answer an
+OperationOutcome as ``application/fhir+json``), and says so, so that clients
+— and the fuzzer that checks every answer against its documented schema —
+know the shape of a refusal as well as of a success."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+ERRORS = {
+    "400": "Bad request: malformed body or parameters, or import rows in error",
+    "401": "Not signed in",
+    "403": "Signed in, but not allowed (the field names what is outside your scope)",
+    "404": "No such resource, or one you may not see",
+    "409": "Conflicts with the current state (taken, used key, wrong status)",
+    "412": "If-Match names a stale version",
+    "413": "Body or upload too large",
+    "415": "Unsupported media type",
+    "422": "Well-formed but invalid: the field is named",
+    "429": "Too many attempts; retry later",
+}
+
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "row": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+OPERATION_OUTCOME = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {"resourceType": {"const": "OperationOutcome"}, "issue": {"type": "array"}},
+}
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM
+    schemas["OperationOutcome"] = OPERATION_OUTCOME
+    for path, item in spec.get("paths", {}).items():
+        fhir = path.startswith("/fhir")
+        media = "application/fhir+json" if fhir else "application/problem+json"
+        ref = "#/components/schemas/" + ("OperationOutcome" if fhir else "Problem")
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERRORS.items():
+                responses[code] = {
+                    "description": description,
+                    "content": {media: {"schema": {"$ref": ref}}},
+                }
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return spec
+
+
+def install(app: FastAPI) -> None:
+    """Serve ``document`` at /openapi.json (built once, on first use)."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    def openapi() -> dict[str, Any]:
+        if "spec" not in cache:
+            cache["spec"] = document(app)
+        return cache["spec"]
+
+    app.openapi = openapi  # type: ignore[method-assign]
