@@ -77,6 +77,7 @@ def _routers() -> list[tuple[str, object]]:
     from puente.catalog.api import router as catalog
     from puente.catalog.pages import router as catalog_pages
     from puente.consults.api import router as consults
+    from puente.consults.conference_api import router as conferences
     from puente.consults.education_api import router as education
     from puente.consults.education_pages import router as education_pages
     from puente.consults.pages import router as consult_pages
@@ -105,6 +106,7 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", reports),
         ("/api", scheduling),
         ("/api", visits),
+        ("/api", conferences),  # before consults: /consults/conferences is not a case id
         ("/api", consults),
         ("/api", education),
         ("/fhir", fhir),
