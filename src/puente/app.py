@@ -78,6 +78,8 @@ def _routers() -> list[tuple[str, object]]:
     from puente.catalog.pages import router as catalog_pages
     from puente.consults.api import router as consults
     from puente.consults.conference_api import router as conferences
+    from puente.consults.conference_pages import router as conference_pages
+    from puente.consults.conference_room import router as conference_room
     from puente.consults.education_api import router as education
     from puente.consults.education_pages import router as education_pages
     from puente.consults.pages import router as consult_pages
@@ -120,6 +122,8 @@ def _routers() -> list[tuple[str, object]]:
         ("", visit_room),
         ("/api", recovery),
         ("", recovery_pages),
+        ("", conference_pages),  # before consult_pages: /consults/conferences is no case id
+        ("", conference_room),
         ("", consult_pages),
         ("", education_pages),
     ]

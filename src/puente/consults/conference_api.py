@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response, status
 from pydantic import AwareDatetime, Field, StringConstraints
 from sqlalchemy import select
 
@@ -27,11 +27,13 @@ from puente.config import Settings
 from puente.consults import conferences
 from puente.consults import repository as repo
 from puente.consults.conference_models import Conference
+from puente.consults.conference_room import announce_cancelled
 from puente.deps import DB
 from puente.enums import ConferenceProvider, ConferenceStatus, ConsultSide
 from puente.errors import FieldError, Forbidden
 from puente.network import service as network
 from puente.schemas import Code, Id, Schema
+from puente.video.hub import hub_of
 from puente.video.tokens import ROOM_TOKEN_TTL, issue_conference_token
 
 router = APIRouter(tags=["consults"])
@@ -329,12 +331,20 @@ def record_decision(
 
 @router.post("/consults/conferences/{conference_id}/cancel")
 def cancel_conference(
-    db: DB, request: Request, user: Manager, conference_id: Id, body: CancelBody | None = None
+    db: DB,
+    request: Request,
+    user: Manager,
+    conference_id: Id,
+    background: BackgroundTasks,
+    body: CancelBody | None = None,
 ) -> ConferenceRead:
+    """Cancel: the participants are told, anyone in the room is let go."""
     found = conferences.enter(request, db, user, conference_id, action="update")
     conferences.need_manager(db, user, found.conference)
     conferences.cancel(db, found, reason=body.reason if body else None, by_user_id=user.user_id)
     conferences.record(request, db, user, found, "update", "cancelled")
+    # After the response, hence after the commit.
+    background.add_task(announce_cancelled, hub_of(request.app), found.conference.id)
     return conference_read(db, found)
 
 

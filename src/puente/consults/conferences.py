@@ -191,6 +191,29 @@ def record(
     )
 
 
+def record_cases(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    cases: Sequence[ConsultCase],
+    action: str,
+) -> None:
+    """Audit cases listed for picking (the schedule form's queue)."""
+    access_service.audit(
+        session,
+        audit_context(request, principal, Permission.consult_read),
+        action=action,
+        resource_type="ServiceRequest",
+        resource_ids=[(str(c.id), c.patient_id) for c in cases] or [(None, None)],
+    )
+
+
+def manages(session: Session, principal: Principal, conference: Conference) -> bool:
+    return access.covers(
+        session, principal, Permission.conference_manage, conference.hub_facility_id
+    )
+
+
 def need_manager(session: Session, principal: Principal, conference: Conference) -> None:
     access.need(
         session,
