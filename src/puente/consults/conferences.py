@@ -533,28 +533,67 @@ def schedule(
     _limit(provider, len(everyone), limits)
     ends_at = starts_at + timedelta(minutes=minutes)
     _busy(session, [(f, u) for f, u, _p, _s in everyone], starts_at, ends_at, moment)
-    conference = Conference(
-        hub_facility_id=hub.id,
-        program_id=repo.program_of(session, hub.id, starts_at.astimezone(zone(shown_in)).date()),
+    conference = insert(
+        session,
+        hub=hub,
         title=title,
         starts_at=starts_at,
-        ends_at=ends_at,
         minutes=minutes,
         timezone=shown_in,
+        provider=provider,
+        chair=chair,
+        case_ids=[c.id for c in cases],
+        people=[(u, p, side) for _f, u, p, side in everyone],
+        by_user_id=principal.user_id,
+        idempotency_key=idempotency_key,
+        digest=digest,
+        now=moment,
+    )
+    _notify(session, conference, hub, [u for _f, u, _p, _s in invited], "scheduled", len(cases))
+    return conference, False
+
+
+def insert(
+    session: Session,
+    *,
+    hub: Facility,
+    title: str,
+    starts_at: datetime,
+    minutes: int,
+    timezone: str,
+    provider: ConferenceProvider,
+    chair: User,
+    case_ids: Sequence[int],
+    people: Sequence[tuple[User, int, ConsultSide]],
+    by_user_id: int | None,
+    idempotency_key: str | None = None,
+    digest: str | None = None,
+    now: datetime | None = None,
+) -> Conference:
+    """The rows of a conference whose people and cases were checked already
+    (by :func:`schedule`, or by the demo loader)."""
+    conference = Conference(
+        hub_facility_id=hub.id,
+        program_id=repo.program_of(session, hub.id, starts_at.astimezone(zone(timezone)).date()),
+        title=title,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=minutes),
+        minutes=minutes,
+        timezone=timezone,
         status=ConferenceStatus.scheduled,
         provider=provider,
         chair_user_id=chair.id,
         current_position=0,
-        created_by_user_id=principal.user_id,
-        created_at=moment,
+        created_by_user_id=by_user_id,
+        created_at=now or utcnow(),
         idempotency_key=idempotency_key,
         request_hash=digest,
     )
     session.add(conference)
     session.flush()
     session.add_all(
-        ConferenceItem(conference_id=conference.id, position=n, case_id=c.id)
-        for n, c in enumerate(cases)
+        ConferenceItem(conference_id=conference.id, position=n, case_id=c)
+        for n, c in enumerate(case_ids)
     )
     session.add_all(
         ConferenceParticipant(
@@ -564,11 +603,18 @@ def schedule(
             facility_id=facility_id,
             side=side,
         )
-        for _f, user, facility_id, side in everyone
+        for user, facility_id, side in people
     )
     session.flush()
-    _notify(session, conference, hub, [u for _f, u, _p, _s in invited], "scheduled", len(cases))
-    return conference, False
+    return conference
+
+
+def place_of(
+    session: Session, user: User, hub_id: int, spokes: Collection[int]
+) -> tuple[int, ConsultSide] | None:
+    """Where ``user`` may take part in a conference of ``hub_id`` about
+    cases of ``spokes`` from (None: they may not)."""
+    return _place(session, user, hub_id, spokes)
 
 
 def _language(user: User) -> str:
