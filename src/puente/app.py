@@ -82,6 +82,7 @@ def _routers() -> list[tuple[str, object]]:
     from puente.consults.conference_room import router as conference_room
     from puente.consults.education_api import router as education
     from puente.consults.education_pages import router as education_pages
+    from puente.consults.janus import router as janus
     from puente.consults.pages import router as consult_pages
     from puente.fhir.api import router as fhir
     from puente.ledger.api import router as ledger
@@ -109,6 +110,7 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", scheduling),
         ("/api", visits),
         ("/api", conferences),  # before consults: /consults/conferences is not a case id
+        ("/api", janus),
         ("/api", consults),
         ("/api", education),
         ("/fhir", fhir),

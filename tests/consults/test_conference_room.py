@@ -268,3 +268,14 @@ def test_the_pages_list_schedule_show_and_open_a_conference(client: TestClient, 
         f"/consults/conferences/{conference_id}/room", headers=net.headers["dr.huong"]
     )
     assert outsider.status_code == 404
+
+
+def test_the_janus_proxy_refuses_when_janus_is_not_configured_and_unknown_sessions(
+    client: TestClient, net: Net
+) -> None:
+    conference_id, _cases = scheduled(client, net, ["dr.lan"])
+    path = f"/api/consults/conferences/{conference_id}/janus"
+    r = client.post(path, json={"janus": "create"}, headers=net.headers["dr.lan"])
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "provider"
+    bad = client.post(path, json={"janus": "rm -rf"}, headers=net.headers["dr.lan"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "janus"

@@ -307,6 +307,7 @@ def room_page(request: Request, db: DB, user: Reader, conference_id: Id) -> HTML
         "chair": ticket.chair,
         "provider": conf.provider.value,
         "iceServers": settings.ice_servers,
+        "janusUrl": f"/api/consults/conferences/{conf.id}/janus",
         "messages": {key: i18n.gettext(text) for key, text in SCRIPT_MESSAGES.items()},
     }
     return render(request, "consults/conference_room.html", conf=conf, config=config, **_labels())
