@@ -130,7 +130,9 @@ def test_three_doctors_see_each_other_and_follow_the_chair_through_the_agenda(
             lan = sign_in(browsers[1], base, "dr.lan", f"{room}?lang=vi", "vi-VN")
             somphone = sign_in(browsers[2], base, "dr.somphone", f"{room}?lang=en", "en-US")
             for page in (hoa, lan, somphone):
-                expect(page.locator("#conference")).to_have_attribute("data-peers", "2")
+                expect(page.locator("#conference")).to_have_attribute(
+                    "data-peers", "2", timeout=30_000
+                )
             sees_both(hoa, {lan_id, somphone_id}, "Chị Hoa")
             sees_both(lan, {hoa_id, somphone_id}, "Dr. Lan")
             sees_both(somphone, {hoa_id, lan_id}, "Dr. Somphone")
@@ -156,7 +158,9 @@ def test_three_doctors_see_each_other_and_follow_the_chair_through_the_agenda(
             lan.reload()
             expect(lan.locator("#conference")).to_have_attribute("data-position", "1")
             for page in (hoa, lan, somphone):
-                expect(page.locator("#conference")).to_have_attribute("data-peers", "2")
+                expect(page.locator("#conference")).to_have_attribute(
+                    "data-peers", "2", timeout=30_000
+                )
             sees_both(lan, {hoa_id, somphone_id}, "Dr. Lan after the reload")
             sees_both(hoa, {lan_id, somphone_id}, "Chị Hoa after Dr. Lan's reload")
 

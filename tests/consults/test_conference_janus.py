@@ -171,7 +171,9 @@ def test_three_doctors_meet_through_a_janus_video_room(
                 lan = sign_in(browsers[1], base, "dr.lan", room, "vi-VN")
                 somphone = sign_in(browsers[2], base, "dr.somphone", room, "en-US")
                 for page in (hoa, lan, somphone):
-                    expect(page.locator("#conference")).to_have_attribute("data-peers", "2")
+                    expect(page.locator("#conference")).to_have_attribute(
+                        "data-peers", "2", timeout=30_000
+                    )
                 sees_both(hoa, {lan_id, somphone_id}, "Chị Hoa")
                 sees_both(lan, {hoa_id, somphone_id}, "Dr. Lan")
                 sees_both(somphone, {hoa_id, lan_id}, "Dr. Somphone")
