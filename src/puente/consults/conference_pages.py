@@ -13,6 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from puente import i18n
 from puente.access import service as access_service
@@ -204,6 +205,23 @@ def _invalid(exc: ValidationError) -> Unprocessable:
 async def schedule_page(request: Request, db: DB, user: Manager) -> Response:
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    cases = [str(v) for v in form.getlist("case_ids") if isinstance(v, str)]
+    invited = [str(v) for v in form.getlist("participants") if isinstance(v, str)]
+    invited += [n.strip() for n in values.get("others", "").replace(";", ",").split(",")]
+    conference_id = await run_in_threadpool(
+        _schedule_from_form, request, db, user, values, cases, [n for n in invited if n]
+    )
+    return _redirect(f"/consults/conferences/{conference_id}")
+
+
+def _schedule_from_form(
+    request: Request,
+    db: DB,
+    user: Principal,
+    values: dict[str, str],
+    cases: list[str],
+    invited: list[str],
+) -> int:
     hub_code = values.get("hub_facility_code", "").strip()
     hub = next((h for h in _hubs(db, user) if h[0] == hub_code), None)
     timezone = values.get("timezone", "").strip() or (hub[2] if hub else "UTC")
@@ -216,9 +234,6 @@ async def schedule_page(request: Request, db: DB, user: Manager) -> Response:
             errors=[FieldError("starts_at", "not a date and time")],
         ) from None
     starts_at = local.replace(tzinfo=zone) if local.tzinfo is None else local
-    cases = [str(v) for v in form.getlist("case_ids") if isinstance(v, str)]
-    invited = [str(v) for v in form.getlist("participants") if isinstance(v, str)]
-    invited += [n.strip() for n in values.get("others", "").replace(";", ",").split(",")]
     try:
         body = api.ConferenceCreate.model_validate(
             {
@@ -229,20 +244,14 @@ async def schedule_page(request: Request, db: DB, user: Manager) -> Response:
                 "timezone": timezone,
                 "provider": values.get("provider") or None,
                 "case_ids": cases,
-                "participants": [n for n in invited if n],
+                "participants": invited,
             }
         )
     except ValidationError as exc:
         raise _invalid(exc) from None
     key = values.get("request_key") or None
-    found, _replayed = await _in_thread(api.schedule_conference, db, request, user, body, key)
-    return _redirect(f"/consults/conferences/{found.conference.id}")
-
-
-async def _in_thread(fn: Any, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)
+    found, _replayed = api.schedule_conference(db, request, user, body, key)
+    return found.conference.id
 
 
 @router.get("/consults/conferences/{conference_id}", response_class=HTMLResponse)
