@@ -78,8 +78,12 @@ def _routers() -> list[tuple[str, object]]:
     from puente.catalog.api import router as catalog
     from puente.catalog.pages import router as catalog_pages
     from puente.consults.api import router as consults
+    from puente.consults.conference_api import router as conferences
+    from puente.consults.conference_pages import router as conference_pages
+    from puente.consults.conference_room import router as conference_room
     from puente.consults.education_api import router as education
     from puente.consults.education_pages import router as education_pages
+    from puente.consults.janus import router as janus
     from puente.consults.pages import router as consult_pages
     from puente.fhir.api import router as fhir
     from puente.ledger.api import router as ledger
@@ -108,6 +112,8 @@ def _routers() -> list[tuple[str, object]]:
         ("/api", reports),
         ("/api", scheduling),
         ("/api", visits),
+        ("/api", conferences),  # before consults: /consults/conferences is not a case id
+        ("/api", janus),
         ("/api", consults),
         ("/api", education),
         ("/fhir", fhir),
@@ -123,6 +129,8 @@ def _routers() -> list[tuple[str, object]]:
         ("", recovery_pages),
         ("", recovery_grid),
         ("", recovery_list),
+        ("", conference_pages),  # before consult_pages: /consults/conferences is no case id
+        ("", conference_room),
         ("", consult_pages),
         ("", education_pages),
     ]

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     redis_prefix: str = "puente:"
     # Files shared in a visit room (images and PDF) are refused above this size.
     room_file_max_bytes: int = 10_000_000
+    # Case conferences (docs/consults.md, "Case conferences"): peer-to-peer
+    # mesh (every pair of browsers one connection, at most
+    # conference_mesh_max people) or a Janus VideoRoom at janus_url (its
+    # WebSocket transport, e.g. ws://127.0.0.1:8188), for up to
+    # conference_max_participants.
+    conference_provider: Literal["mesh", "janus"] = "mesh"
+    janus_url: str | None = None
+    conference_mesh_max: int = 4
+    conference_max_participants: int = 24
     # CSV files uploaded on the import pages (/figures/import) up to this size.
     import_max_bytes: int = 50_000_000
     # Notifications (puente notify run). Links in messages start with public_url.

@@ -261,3 +261,14 @@ class ConsultOutcome(StrEnum):
 class ConsultSide(StrEnum):
     spoke = "spoke"
     hub = "hub"
+
+
+class ConferenceStatus(StrEnum):
+    scheduled = "scheduled"
+    held = "held"  # took place (a decision was recorded, or the chair opened the room)
+    cancelled = "cancelled"
+
+
+class ConferenceProvider(StrEnum):
+    mesh = "mesh"  # peer to peer: every pair of browsers one connection
+    janus = "janus"  # Janus VideoRoom (an SFU): each browser sends once

@@ -3,7 +3,7 @@
 
 from puente.access import models as access_models
 from puente.catalog import models as catalog_models
-from puente.consults import education_models
+from puente.consults import conference_models, education_models
 from puente.consults import models as consults_models
 from puente.db import Base
 from puente.ledger import models as ledger_models
@@ -18,6 +18,7 @@ __all__ = [
     "Base",
     "access_models",
     "catalog_models",
+    "conference_models",
     "consults_models",
     "education_models",
     "ledger_models",

@@ -127,3 +127,21 @@ def test_an_island_and_a_laos_case_from_request_to_outcome(
     demo_db.expire_all()
     after = metrics(demo_db)
     assert after.answered == before and after.outcomes["transferred"] >= 1
+
+
+def test_the_demo_network_has_conferences_ahead_with_cases_and_people_of_both_sides(
+    demo_client: TestClient, demo_db: Session
+) -> None:
+    hub = as_user(demo_client, demo_db, "hub.coord")
+    ahead = hub.get("/api/consults/conferences", params={"status": "scheduled"}).json()
+    assert len(ahead) >= 2
+    for conf in ahead:
+        assert conf["agenda"] and conf["chair"] == "hub.coord"
+        assert {p["side"] for p in conf["participants"]} == {"hub", "spoke"}, conf
+    held = hub.get("/api/consults/conferences", params={"status": "held"}).json()
+    assert held and all(i["decision"] for i in held[0]["agenda"])
+    island = as_user(demo_client, demo_db, "island.hub.coord")
+    theirs = island.get("/api/consults/conferences", params={"mine": "true"}).json()
+    assert theirs and theirs[0]["chair"] == "island.hub.coord"
+    page = island.get("/consults/conferences?lang=vi")
+    assert page.status_code == 200 and "Hội chẩn các ca từ huyện đảo" in page.text

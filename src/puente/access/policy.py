@@ -46,6 +46,9 @@ class Permission(StrEnum):
     consult_answer = "consult:answer"
     bridge_heartbeat = "bridge:heartbeat"
     training_manage = "training:manage"
+    # Case conferences: schedule them at one's hub, set their agenda, record
+    # decisions, cancel (hub coordinators and specialists).
+    conference_manage = "conference:manage"
     # Operations: scrape /metrics (national administrators; a monitoring
     # account gets the role and scrapes with `puente token`).
     metrics_read = "metrics:read"
@@ -97,8 +100,15 @@ _CONSULT_GRANTS: dict[R, set[Permission]] = {
         P.consult_coordinate,
         P.bridge_heartbeat,
         P.training_manage,
+        P.conference_manage,
     },
-    R.hub_specialist: {P.consult_read, P.consult_request, P.consult_answer, P.training_manage},
+    R.hub_specialist: {
+        P.consult_read,
+        P.consult_request,
+        P.consult_answer,
+        P.training_manage,
+        P.conference_manage,
+    },
     R.facility_admin: {P.bridge_heartbeat},
 }
 for _role, _extra in _CONSULT_GRANTS.items():

@@ -11,6 +11,10 @@
   escalated to the hub coordinator or on to the next hub.
 * Tele-education: two past training sessions with attendance from island
   and cross-border spokes, three ahead, and one teaching case on the board.
+* Case conferences: Bạch Mai's rounds tomorrow and next week and the island
+  hub's rounds in two days, each with open cases of that hub on its agenda
+  and the hub's staff and the doctors of those cases' spokes invited; and
+  last week's rounds, held, with the decisions recorded.
 * Demo accounts (see :func:`_accounts`): ``dr.island`` at Cô Tô island's
   district medical centre, ``dr.laos`` at Mittaphab Hospital (Vientiane),
   ``island.hub.coord`` / ``island.hub.doctor`` at the island's first hub;
@@ -30,15 +34,24 @@ from sqlalchemy import select
 
 from puente.access import service as access
 from puente.access.demo import DEMO_PASSWORD
-from puente.access.models import User
-from puente.consults import deadlines, education, service
+from puente.access.models import RoleGrant, User
+from puente.consults import conferences, deadlines, education, service
 from puente.consults.models import ConsultCase
 from puente.consults.schemas import Answer, CaseCreate, Vitals
 from puente.db import utcnow
 from puente.demo.world import World
-from puente.enums import AccessRole, ConsultOutcome, ConsultStatus, ConsultUrgency, Sex
+from puente.enums import (
+    AccessRole,
+    ConferenceProvider,
+    ConferenceStatus,
+    ConsultOutcome,
+    ConsultStatus,
+    ConsultUrgency,
+    Sex,
+)
 from puente.network.models import Facility, Region, SupportLink
 from puente.people.models import Patient
+from puente.scheduling import service as scheduling
 
 HISTORY = 300
 HISTORY_DAYS = 182
@@ -227,7 +240,7 @@ def load_consults(world: World) -> None:
             return rng.choice(abroad)
         return rng.choice(others)
 
-    def ask(at: datetime, site: Facility) -> Any:
+    def ask(at: datetime, site: Facility, urgency: ConsultUrgency | None = None) -> Any:
         template = rng.choice(CASES)
         specialty_id = specialties.get(template[0])
         if specialty_id is None:
@@ -239,7 +252,7 @@ def load_consults(world: World) -> None:
             patient_age_years=None if with_patient else rng.randint(1, 85),
             patient_sex=None if with_patient else rng.choice([Sex.female, Sex.male]),
             specialty_code=template[0],
-            urgency=_pick(rng, URGENCY),
+            urgency=urgency or _pick(rng, URGENCY),
             question=template[1],
             clinical_summary=template[2],
             vitals=Vitals(**template[6]),
@@ -309,8 +322,14 @@ def load_consults(world: World) -> None:
         if case is not None and case.due_at < now:
             deadlines.escalate_due(session, now)
     _education(world, islands + abroad, now)
+    # Routine cases of the spokes with a demo doctor, kept for the rounds.
+    for site in facilities.values():
+        if site.id in users:
+            for hours in (3, 5):
+                ask(now - timedelta(hours=hours), site, ConsultUrgency.routine)
+    _conferences(world, now)
     session.flush()
-    world.counts["consult_cases"] += HISTORY + 12
+    world.counts["consult_cases"] += HISTORY + 12 + 2 * len(users)
     world.counts["consults_answered"] += answered
 
 
@@ -418,3 +437,108 @@ def _education(world: World, spokes: list[Facility], now: datetime) -> None:
             teaching_case_id=teaching.id,
             by_user_id=None,
         )
+
+
+CONFERENCES = [
+    # (chair, days ahead, local hour, title, open cases?)
+    ("hub.coord", 1, 9, "Giao ban hội chẩn tuyến đảo và biên giới", True),
+    ("island.hub.coord", 2, 14, "Hội chẩn các ca từ huyện đảo", True),
+    ("hub.coord", 7, 9, "Hội chẩn lại các ca đã trả lời", False),
+    ("hub.coord", -6, 9, "Giao ban hội chẩn tuần trước", False),
+]
+DECISIONS = [
+    "Điều trị tại chỗ theo phác đồ; tuyến trên theo dõi qua tin nhắn 24 giờ.",
+    "Chuyển tuyến trên khi thời tiết cho phép; duy trì điều trị hiện tại.",
+    "Làm thêm xét nghiệm, gửi kết quả để hội chẩn lại.",
+]
+
+
+def _conferences(world: World, now: datetime) -> None:
+    """Conferences at the hubs, built with the checks of real scheduling:
+    only the hub's staff and the doctors of the agenda's spokes, nobody
+    booked twice."""
+    session = world.session
+    users = {u.username: u for u in session.scalars(select(User))}
+    used: set[int] = set()
+    # Spokes with a demo doctor: their cases go first, so that someone of
+    # the spoke is there to present them.
+    with_doctor = set(
+        session.scalars(select(RoleGrant.facility_id).where(RoleGrant.role == AccessRole.clinician))
+    )
+    for chair_name, days, hour, title, open_cases in CONFERENCES:
+        chair = users.get(chair_name)
+        if chair is None:
+            continue
+        grant_hub = session.scalar(
+            select(Facility)
+            .join(RoleGrant, RoleGrant.facility_id == Facility.id)
+            .where(RoleGrant.user_id == chair.id)
+            .limit(1)
+        )
+        if grant_hub is None:
+            continue
+        statuses = (
+            (ConsultStatus.open, ConsultStatus.assigned)
+            if open_cases
+            else (ConsultStatus.answered, ConsultStatus.closed)
+        )
+        at_hub = (
+            ConsultCase.hub_facility_id == grant_hub.id
+            if open_cases
+            else ConsultCase.answer_facility_id == grant_hub.id
+        )
+        cases = [
+            c
+            for c in session.scalars(
+                select(ConsultCase)
+                .where(at_hub, ConsultCase.status.in_(statuses))
+                .order_by(ConsultCase.due_at if open_cases else ConsultCase.answered_at.desc())
+            )
+            if c.id not in used
+        ]
+        cases = sorted(cases, key=lambda c: c.spoke_facility_id not in with_doctor)[:3]
+        if not cases:
+            continue
+        used |= {c.id for c in cases}
+        zone = conferences.zone(grant_hub.timezone)
+        local = (now + timedelta(days=days)).astimezone(zone)
+        starts_at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+        spokes = {c.spoke_facility_id for c in cases}
+        candidates = [chair] + [
+            u
+            for u in users.values()
+            if u.id != chair.id and u.active and u.username.startswith(("hub.", "island.", "dr."))
+        ]
+        people = []
+        for user in candidates:
+            place = conferences.place_of(session, user, grant_hub.id, spokes)
+            if place is not None and (user is chair or place[0] in spokes | {grant_hub.id}):
+                people.append((user, *place))
+        people = people[:4]  # a mesh conference
+        busy = scheduling.commitments(
+            session, [u.id for u, _f, _s in people], starts_at, starts_at + timedelta(hours=1)
+        )
+        people = [p for p in people if p[0].id not in busy]
+        if not people or people[0][0] is not chair:
+            continue
+        row = conferences.insert(
+            session,
+            hub=grant_hub,
+            title=title,
+            starts_at=starts_at,
+            minutes=60,
+            timezone=grant_hub.timezone,
+            provider=ConferenceProvider.mesh,
+            chair=chair,
+            case_ids=[c.id for c in cases],
+            people=people,
+            by_user_id=chair.id,
+            now=now,
+        )
+        if days < 0:
+            found = conferences.load(session, row.id)
+            assert found is not None
+            for n, case in enumerate(cases):
+                conferences.decide(session, found, case.id, DECISIONS[n % len(DECISIONS)], chair.id)
+            row.status = ConferenceStatus.held
+        world.counts["conferences"] += 1

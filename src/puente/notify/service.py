@@ -19,12 +19,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from puente.access.models import User
 from puente.config import LANGUAGES
 from puente.db import utcnow
 from puente.enums import OutboxStatus
 from puente.i18n import format_moment, gettext
 from puente.notify.models import OutboxMessage
-from puente.people.models import Patient
+from puente.people.models import Patient, Practitioner
 
 PUBLIC_URL = "{public_url}"
 
@@ -46,6 +47,17 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "join_link": (
         _("Your virtual visit is about to start"),
         _("Your doctor at {facility} will see you at {when}. Join here: {link}"),
+    ),
+    "conference_scheduled": (
+        _("Case conference: {title}"),
+        _(
+            "You are invited to a case conference of {facility} at {when}: {title}. "
+            "Cases on the agenda: {cases}. Join it here: {link}"
+        ),
+    ),
+    "conference_cancelled": (
+        _("Cancelled: case conference {title}"),
+        _("The case conference of {facility} at {when} is cancelled: {title}."),
     ),
     "queue_joined": (
         _("You are in the queue for a virtual visit"),
@@ -85,10 +97,76 @@ def enqueue(
     language = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
     subject, body = render(template, language, **values)
     channel, recipient = channel_for(patient)
+    _insert(
+        session,
+        channel=channel,
+        recipient=recipient,
+        patient_id=patient.id,
+        language=language,
+        template=template,
+        subject=subject,
+        body=body,
+        dedupe_key=dedupe_key,
+        send_after=send_after,
+    )
+
+
+def contact_for_user(session: Session, user: User) -> tuple[str, str]:
+    """(channel, recipient) of a staff account: its practitioner's e-mail,
+    else phone, else the log."""
+    practitioner = session.get(Practitioner, user.practitioner_id) if user.practitioner_id else None
+    if practitioner is not None and practitioner.email:
+        return "email", practitioner.email
+    if practitioner is not None and practitioner.phone:
+        return "sms", practitioner.phone
+    return "log", f"user:{user.id}"
+
+
+def enqueue_for_user(
+    session: Session,
+    *,
+    user: User,
+    template: str,
+    dedupe_key: str,
+    values: Mapping[str, str],
+    send_after: datetime | None = None,
+) -> None:
+    """Add one message for a staff account (in its language) unless its
+    dedupe key is there already."""
+    language = user.preferred_language if user.preferred_language in LANGUAGES else "en"
+    subject, body = render(template, language, **values)
+    channel, recipient = contact_for_user(session, user)
+    _insert(
+        session,
+        channel=channel,
+        recipient=recipient,
+        patient_id=None,
+        language=language,
+        template=template,
+        subject=subject,
+        body=body,
+        dedupe_key=dedupe_key,
+        send_after=send_after,
+    )
+
+
+def _insert(
+    session: Session,
+    *,
+    channel: str,
+    recipient: str,
+    patient_id: int | None,
+    language: str,
+    template: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    send_after: datetime | None,
+) -> None:
     row = {
         "channel": channel,
         "recipient": recipient,
-        "patient_id": patient.id,
+        "patient_id": patient_id,
         "language": language,
         "template": template,
         "subject": subject[:200],

@@ -21,7 +21,8 @@ created for a booking commits or rolls back with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from puente.access.models import User
 from puente.db import utcnow
 from puente.enums import AppointmentPurpose, AppointmentStatus, Mode
 from puente.errors import Conflict, FieldError, NotFound, Unprocessable
@@ -37,6 +39,26 @@ from puente.scheduling import repository as repo
 from puente.scheduling.models import Appointment, AvailabilityRule, Schedule, Slot
 
 Hook = Callable[[Session, Appointment], None]
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """Something a person is already doing at a time: ``kind`` is
+    ``appointment`` (a booked or held visit) or what another feature
+    registered (``conference``); ``ref`` its id."""
+
+    kind: str
+    ref: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+# (session, user ids, start, end, now) → the first commitment of each busy
+# user. Appointments are checked here; case conferences register theirs.
+CommitmentSource = Callable[
+    [Session, Collection[int], datetime, datetime, datetime], dict[int, Commitment]
+]
+commitment_sources: list[CommitmentSource] = []
 
 # Called, in the booking's transaction, after an appointment becomes booked
 # (book, reschedule's new appointment) and after one is cancelled (cancel,
@@ -565,3 +587,56 @@ def close(session: Session, *, appointment_id: int, came: bool) -> Appointment:
     appointment.status = AppointmentStatus.fulfilled if came else AppointmentStatus.no_show
     session.flush()
     return appointment
+
+
+# People's time -----------------------------------------------------------------
+
+
+def appointment_commitments(
+    session: Session, user_ids: Collection[int], start: datetime, end: datetime, now: datetime
+) -> dict[int, Commitment]:
+    """Users whose practitioner has a live appointment (a booked or held
+    visit) in a slot that overlaps [start, end)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(User.id, Appointment.id, Slot.starts_at, Slot.ends_at)
+        .join(PractitionerRole, PractitionerRole.practitioner_id == User.practitioner_id)
+        .join(Schedule, Schedule.practitioner_role_id == PractitionerRole.id)
+        .join(Slot, Slot.schedule_id == Schedule.id)
+        .join(Appointment, Appointment.slot_id == Slot.id)
+        .where(
+            User.id.in_(sorted(user_ids)),
+            repo.live_at(now),
+            Slot.starts_at < end,
+            Slot.ends_at > start,
+        )
+        .order_by(Slot.starts_at, Appointment.id)
+    )
+    out: dict[int, Commitment] = {}
+    for user_id, appointment_id, starts_at, ends_at in rows:
+        out.setdefault(
+            int(user_id), Commitment("appointment", int(appointment_id), starts_at, ends_at)
+        )
+    return out
+
+
+def commitments(
+    session: Session,
+    user_ids: Collection[int],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+) -> dict[int, Commitment]:
+    """THE check against double booking of people: for each of ``user_ids``
+    already busy at some moment of [start, end), the first thing they are
+    busy with (an appointment, then what other features registered)."""
+    moment = now or utcnow()
+    out = appointment_commitments(session, user_ids, start, end, moment)
+    for source in commitment_sources:
+        rest = [u for u in user_ids if u not in out]
+        if not rest:
+            break
+        out.update(source(session, rest, start, end, moment))
+    return out

@@ -125,3 +125,83 @@ def checks_room_token(endpoint: F) -> F:
     (tests/access/test_route_walk.py) refuses WebSocket routes without it."""
     endpoint.checks_room_token = True  # type: ignore[attr-defined]
     return endpoint
+
+
+# Case conferences ----------------------------------------------------------------
+#
+# The same kind of pass for a conference room: it names the conference, the
+# participant and whether they chair it, lasts two minutes, and is signed
+# with a key of its own (a visit token never opens a conference, nor the
+# reverse).
+
+CONFERENCE_AUDIENCE = "puente:conference-room"
+
+
+@dataclass(frozen=True)
+class ConferencePass:
+    conference_id: int
+    user_id: int
+    name: str
+    chair: bool
+    expires_at: datetime
+
+
+def _conference_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"puente conference room token v1", hashlib.sha256).digest()
+
+
+def issue_conference_token(
+    secret: str,
+    *,
+    conference_id: int,
+    user_id: int,
+    name: str,
+    chair: bool,
+    now: datetime | None = None,
+    ttl: timedelta = ROOM_TOKEN_TTL,
+) -> str:
+    issued = now or utcnow()
+    claims = {
+        "aud": CONFERENCE_AUDIENCE,
+        "sub": str(user_id),
+        "conference": conference_id,
+        "chair": chair,
+        "name": name,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+    }
+    return jwt.encode(claims, _conference_key(secret), algorithm="HS256")
+
+
+def read_conference_token(
+    secret: str, token: str | None, *, conference_id: int, now: datetime | None = None
+) -> ConferencePass:
+    """The pass in ``token`` for ``conference_id``; raises InvalidRoomToken."""
+    if not token:
+        raise InvalidRoomToken("no room token")
+    moment = now or utcnow()
+    try:
+        claims = jwt.decode(
+            token,
+            _conference_key(secret),
+            algorithms=["HS256"],
+            audience=CONFERENCE_AUDIENCE,
+            options={"require": ["exp", "sub", "aud"], "verify_exp": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidRoomToken(f"bad room token: {exc}") from exc
+    if int(claims["exp"]) <= moment.timestamp():
+        raise InvalidRoomToken("the room token has expired; reload the page")
+    if claims.get("conference") != conference_id:
+        raise InvalidRoomToken("the room token is for another conference", CLOSE_FORBIDDEN)
+    try:
+        user_id = int(claims["sub"])
+    except (ValueError, TypeError) as exc:
+        raise InvalidRoomToken("bad room token claims") from exc
+    return ConferencePass(
+        conference_id=conference_id,
+        user_id=user_id,
+        name=str(claims.get("name", "")),
+        chair=claims.get("chair") is True,
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=moment.tzinfo),
+    )

@@ -1,7 +1,7 @@
 """travel limits: facility location, entry and campaign maximum travel
 
 Revision ID: baf585a63866
-Revises: 5960502c8775
+Revises: b5c53b808bd6
 Create Date: 2026-12-02 13:55:43.782086
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'baf585a63866'
-down_revision: str | None = '5960502c8775'
+down_revision: str | None = 'b5c53b808bd6'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
