@@ -76,7 +76,27 @@ def document(app: FastAPI) -> dict[str, Any]:
                 }
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    _local_times(spec)
     return spec
+
+
+LOCAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$"
+
+
+def _local_times(node: Any) -> None:
+    """Times of day here are local wall-clock times ("09:00:00" in the
+    schedule's zone), but JSON Schema's ``format: time`` demands an offset:
+    say what they are instead, as a pattern."""
+    if isinstance(node, dict):
+        if node.get("format") == "time" and node.get("type") == "string":
+            del node["format"]
+            node["pattern"] = LOCAL_TIME
+            node.setdefault("description", "Local time of day, HH:MM[:SS]")
+        for value in node.values():
+            _local_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _local_times(value)
 
 
 def install(app: FastAPI) -> None:
