@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "development-only-secret-change-me"
@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # `puente serve` sends due notifications from a thread of its own process;
     # turn off when `puente notify run` runs as a separate service.
     notify_in_process: bool = True
+    # Requests let into the app at once (the others wait their turn), and the
+    # database connections kept for them (puente.ops.admission says why).
+    max_concurrent_requests: int = Field(default=20, ge=1, le=500)
 
     @property
     def oidc_enabled(self) -> bool:
