@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # Requests let into the app at once (the others wait their turn), and the
     # database connections kept for them (puente.ops.admission says why).
     max_concurrent_requests: int = Field(default=20, ge=1, le=500)
+    # Dashboard pages keep each figure this long (puente.reports.cache); 0: off.
+    dashboard_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 
     @property
     def oidc_enabled(self) -> bool:

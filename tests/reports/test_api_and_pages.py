@@ -1,6 +1,7 @@
 """Figures over the JSON API and the dashboard page: gated by ledger:read,
 bounded by the reader's scope, live (a new ledger row shows at once),
-exportable as CSV, XLSX and FHIR MeasureReport, never naming a patient."""
+exportable as CSV, XLSX and FHIR MeasureReport, never naming a patient. (The
+dashboard page keeps its figures a minute: puente.reports.cache.)"""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from puente.app import create_app
 from puente.catalog.service import service_ids_by_code
+from puente.config import Settings
 from puente.enums import AccessRole, LedgerSource, Mode
 from puente.fhir.validation import validate
 from puente.ledger import service as ledger
@@ -197,3 +200,30 @@ def test_the_fhir_endpoint_searches_a_measure_report(marta: TestClient, db: Sess
     [entry] = r.json()["entry"]
     assert entry["resource"]["resourceType"] == "MeasureReport"
     assert validate(entry["resource"], "MeasureReport") == []
+
+
+def test_the_dashboard_page_keeps_its_figures_a_minute_while_the_api_counts_at_once(
+    marta: TestClient, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    assert "3,729" in marta.get("/figures/imss-recovery?lang=en").text  # surgeries
+    office = db.query(Facility).filter(Facility.code == "MX-OOAD01").one()
+    ledger.record(
+        db,
+        facility_id=office.id,
+        day=date(2021, 5, 16),
+        service_id=service_ids_by_code(db, ["surgery-general"])["surgery-general"],
+        count=2,
+        mode=Mode.in_person,
+        campaign_code=CAMPAIGN,
+        source=LedgerSource.manual,
+    )
+    db.commit()
+    assert marta.get(f"/api/reports/surgeries?campaign={CAMPAIGN}").json()["total"] == 3731
+    page = marta.get("/figures/imss-recovery?lang=en").text
+    assert "3,729" in page and "3,731" not in page  # as of the first opening
+    # Without the cache (PUENTE_DASHBOARD_CACHE_SECONDS=0) the page counts at once.
+    live = create_app(
+        settings.model_copy(update={"dashboard_cache_seconds": 0}), session_factory=session_factory
+    )
+    with TestClient(live, headers=dict(marta.headers)) as c:
+        assert "3,731" in c.get("/figures/imss-recovery?lang=en").text
