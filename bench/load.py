@@ -427,6 +427,19 @@ async def ceiling(base: str, users: int, seconds: float) -> dict[str, Any]:
     return {**_figures(lat, elapsed), "errors": len(failed)}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -455,7 +468,24 @@ def main() -> None:
         try:
             before = _load_average()
             _log(f"server {base}: puente serve; load average {before}")
+            server0, own0, busy0 = (
+                _cpu_seconds(proc.pid),
+                time.process_time(),
+                _machine_busy(),
+            )
             tally, elapsed = asyncio.run(run_load(base, actors, args.seconds, args.think))
+            server_cpu = _cpu_seconds(proc.pid) - server0
+            own_cpu = time.process_time() - own0
+            busy1 = _machine_busy()
+            machine = {
+                "cores": os.cpu_count(),
+                "busy_cores": round((busy1 - busy0) / elapsed, 2),
+                "server_cores": round(server_cpu / elapsed, 2),
+                "bench_client_cores": round(own_cpu / elapsed, 2),
+            }
+            machine["others_cores"] = round(
+                machine["busy_cores"] - machine["server_cores"] - machine["bench_client_cores"], 2
+            )
             during = _load_average()
             roof = asyncio.run(ceiling(base, args.users, args.ceiling_seconds))
         finally:
@@ -484,6 +514,11 @@ def main() -> None:
         _log(f"    {sample}")
     for line in crashes[:10]:
         _log(f"    server: {line}")
+    per_request = round(server_cpu * 1000 / max(1, overall["requests"]), 1)
+    _log(f"  server CPU {server_cpu:.1f} s = {per_request} ms per request;"
+         f" cores busy {machine['busy_cores']} of {machine['cores']}: server"
+         f" {machine['server_cores']}, this client {machine['bench_client_cores']},"
+         f" other work {machine['others_cores']}")  # fmt: skip
     _log(f"  load average before {before}, at the end {during}")
     result = {
         "bench": "load",
@@ -498,6 +533,9 @@ def main() -> None:
         "errors": errors,
         "errors_by_kind": tally.errors,
         "ceiling_healthz": roof,
+        "server_cpu_s": round(server_cpu, 1),
+        "server_cpu_ms_per_request": per_request,
+        "machine": machine,
         "load_average": {"before": before, "end": during},
     }
     print(json.dumps(result), flush=True)
