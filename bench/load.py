@@ -57,7 +57,13 @@ from sqlalchemy.orm import Session
 from puente.access import service as access
 from puente.access.models import User
 from puente.catalog.models import Service
-from puente.db import make_engine, make_sessionmaker, sibling_postgres_database, unit_of_work
+from puente.db import (
+    analyze,
+    make_engine,
+    make_sessionmaker,
+    sibling_postgres_database,
+    unit_of_work,
+)
 from puente.demo import load_demo
 from puente.enums import AccessRole, AppointmentPurpose, Mode
 from puente.migrate import upgrade
@@ -195,6 +201,7 @@ def prepare(url: str, users: int) -> Actors:
         programs = list(db.scalars(select(Program.code).order_by(Program.code)))
 
     engine.dispose()
+    analyze(url)  # what `puente demo` does after loading
     _log(
         f"  {len(patients)} patients at {len(clinics)} polyclinics,"
         f" {len(spokes)} spoke doctors, {len(units)} units of {campaign.code},"

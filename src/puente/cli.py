@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.orm import Session, sessionmaker
 
 from puente.config import Settings, get_settings
-from puente.db import make_engine, make_sessionmaker, unit_of_work
+from puente.db import analyze, make_engine, make_sessionmaker, unit_of_work
 from puente.enums import AccessRole
 from puente.errors import PuenteError
 
@@ -114,6 +114,7 @@ def demo(
         summary = load_demo(
             session, seed=seed, progress=lambda d, t: bar.update(task, completed=d, total=t)
         )
+    analyze(get_settings().database_url)
     console.print(f"[green]{summary}[/green] ({time.perf_counter() - started:.1f} s)")
     _print_demo_accounts(factory)
     if not load_only:
