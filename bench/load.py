@@ -219,12 +219,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "PUENTE_DATABASE_URL": url, "PUENTE_DATA_DIR": str(workdir / "data")}
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [str(PUENTE), "serve", "--port", str(port)],
+        [str(PUENTE), "serve", "--port", str(port), "--workers", str(workers)],
         cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -435,9 +435,17 @@ async def ceiling(base: str, users: int, seconds: float) -> dict[str, Any]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU so far of process ``pid`` and its children (its
+    worker processes), from Linux /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _machine_busy() -> float:
@@ -458,6 +466,7 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=10.0, help="mean think time (s)")
     parser.add_argument("--database-url", help="the database to load and serve")
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1, help="puente serve --workers")
     args = parser.parse_args()
     url = args.database_url
     if url is None:
@@ -471,10 +480,10 @@ def main() -> None:
     _log(f"database ({dialect}): migrating and loading the demo world")
     actors = prepare(url, args.users)
     with tempfile.TemporaryDirectory(prefix="puente-load-") as tmp:
-        proc, base = start_server(url, Path(tmp))
+        proc, base = start_server(url, Path(tmp), args.workers)
         try:
             before = _load_average()
-            _log(f"server {base}: puente serve; load average {before}")
+            _log(f"server {base}: puente serve --workers {args.workers}; load average {before}")
             server0, own0, busy0 = (
                 _cpu_seconds(proc.pid),
                 time.process_time(),
@@ -533,6 +542,7 @@ def main() -> None:
         "users": args.users,
         "seconds": round(elapsed, 1),
         "think_s": args.think,
+        "workers": args.workers,
         "actions": tally.actions,
         "overall": overall,
         "kinds": kinds,

@@ -78,12 +78,20 @@ def _start_background_work(settings: Settings) -> None:
     threading.Thread(target=work, name="puente-notify", daemon=True).start()
 
 
-def _serve(host: str, port: int) -> None:
+def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from puente.app import create_app
 
     _start_background_work(get_settings())
+    if workers > 1:
+        # Each worker process builds its own app (and pool) from the settings;
+        # the notifications thread stays in this, the supervising process.
+        uvicorn.run(
+            "puente.app:create_app", factory=True, host=host, port=port, workers=workers,
+            log_level="info",
+        )  # fmt: skip
+        return
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
@@ -91,9 +99,12 @@ def _serve(host: str, port: int) -> None:
 def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (one core each, at most)")
+    ] = 1,
 ) -> None:
     """Serve Puente over HTTP."""
-    _serve(host, port)
+    _serve(host, port, workers)
 
 
 @app.command()

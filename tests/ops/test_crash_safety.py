@@ -114,6 +114,7 @@ class Server:
     base: str = ""
     log: Path | None = None
     starts: int = 0
+    options: tuple[str, ...] = ()
 
     def start(self) -> None:
         self.starts += 1
@@ -127,14 +128,14 @@ class Server:
         }
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [str(PUENTE), "serve", "--port", str(port)],
+                [str(PUENTE), "serve", "--port", str(port), *self.options],
                 cwd=self.workdir,  # no stray .env
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
         self.base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine starts slowly
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.tail()
             try:
