@@ -87,6 +87,8 @@ def _routers() -> list[tuple[str, object]]:
     from puente.network.pages import router as network_pages
     from puente.people.api import router as people
     from puente.recovery.api import router as recovery
+    from puente.recovery.grid_pages import router as recovery_grid
+    from puente.recovery.list_pages import router as recovery_list
     from puente.recovery.pages import router as recovery_pages
     from puente.reports.api import router as reports
     from puente.reports.pages import router as report_pages
@@ -119,9 +121,24 @@ def _routers() -> list[tuple[str, object]]:
         ("", visit_room),
         ("/api", recovery),
         ("", recovery_pages),
+        ("", recovery_grid),
+        ("", recovery_list),
         ("", consult_pages),
         ("", education_pages),
     ]
+
+
+def redis_answers(url: str) -> bool:
+    """Redis answers a PING within two seconds."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
 
 
 def create_app(
@@ -218,6 +235,13 @@ def create_app(
                  "migrations": {"current": sorted(current), "head": sorted(heads)}},
                 status_code=503,
             )  # fmt: skip
+        if settings.redis_url and not redis_answers(settings.redis_url):
+            # Rooms of several processes meet in Redis: without it, this
+            # process would strand its half of every call.
+            return JSONResponse(
+                {"status": "unavailable", "database": "reachable", "redis": "unreachable"},
+                status_code=503,
+            )
         return JSONResponse({"status": "ready", "migrations": sorted(heads)})
 
     @app.get("/metrics", include_in_schema=False)

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}].
     # Empty: peer-to-peer on the same network only.
     ice_servers: list[dict[str, Any]] = []
+    # Several app processes (README, "Several processes"): the Redis that
+    # carries visit-room signaling and presence between them, e.g.
+    # redis://127.0.0.1:6379/0. Unset: one process, rooms kept in memory.
+    redis_url: str | None = None
+    # Starts every Redis key and channel Puente uses (one Redis, several uses).
+    redis_prefix: str = "puente:"
     # Files shared in a visit room (images and PDF) are refused above this size.
     room_file_max_bytes: int = 10_000_000
     # CSV files uploaded on the import pages (/figures/import) up to this size.

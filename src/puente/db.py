@@ -8,12 +8,13 @@ when it raises, so one request is one transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, make_url, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -183,3 +184,24 @@ def analyze(url: str) -> None:
         conn.execute(text("ANALYZE"))
         conn.commit()
     engine.dispose()
+
+
+T = TypeVar("T")
+
+
+def insert_unless_twin(session: Session, row: object, twin: Callable[[], T | None]) -> T | None:
+    """Insert ``row`` in a SAVEPOINT and return None; or, when a unique
+    constraint refuses it because a parallel request with the same
+    idempotency key committed first, return that request's row (found by
+    ``twin``) so that the retry answers with it instead of a 500. Any other
+    refusal is raised."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        found = twin()
+        if found is None:
+            raise
+        return found
+    return None

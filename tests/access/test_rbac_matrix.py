@@ -89,6 +89,82 @@ MATRIX: dict[str, dict[str, tuple[str, str]]] = {
     "administer users": {
         user: ((OK, OK) if user == "admin" else (DENIED, DENIED)) for user in USERS
     },
+    # Booking: the patient books for themself, staff who book (call centres,
+    # clinicians, coordinators, planners) for patients they may see.
+    "book an appointment": {
+        "admin": (OK, OK),
+        "analyst": (DENIED, DENIED),
+        "clinic.admin": (OK, HIDDEN),
+        "dr.moscow": (OK, HIDDEN),
+        "hub.coord": (OK, HIDDEN),
+        "hub.doctor": (DENIED, DENIED),
+        "planner": (OK, HIDDEN),
+        "patient": (OK, HIDDEN),
+    },
+    # The ledger is written by facility administrators and campaign planners,
+    # for their own facilities only.
+    "record a service in the ledger": {
+        user: (
+            (OK, OK)
+            if user == "admin"
+            else (OK, DENIED)
+            if user in ("clinic.admin", "planner")
+            else (DENIED, DENIED)
+        )
+        for user in USERS
+    },
+    # Figures: managers everywhere; facility staff who read the ledger, for
+    # their own facilities; a named facility outside the scope is refused.
+    "read ledger figures of a facility": {
+        user: (
+            (OK, OK)
+            if user in ("admin", "analyst")
+            else (OK, DENIED)
+            if user in ("clinic.admin", "hub.coord", "planner")
+            else (DENIED, DENIED)
+        )
+        for user in USERS
+    },
+    "read an indicator of a facility": {
+        user: (
+            (OK, OK)
+            if user in ("admin", "analyst")
+            else (OK, DENIED)
+            if user in ("clinic.admin", "hub.coord", "planner")
+            else (DENIED, DENIED)
+        )
+        for user in USERS
+    },
+    # Recovery: only planners fill the waiting list, for patients they may see.
+    "put a patient on the waiting list": {
+        user: (
+            (OK, OK) if user == "admin" else (OK, HIDDEN) if user == "planner" else (DENIED, DENIED)
+        )
+        for user in USERS
+    },
+    # Remote consultation: clinicians (and hub specialists, who also refer
+    # upwards) ask from their own facility; the queue is read by those who
+    # take part in consultations, at their own facilities.
+    "ask a hub for a consult": {
+        user: (
+            (OK, OK)
+            if user == "admin"
+            else (OK, DENIED)
+            if user in ("dr.moscow", "hub.doctor")
+            else (DENIED, DENIED)
+        )
+        for user in USERS
+    },
+    "read a hub's consult queue": {
+        user: (
+            (OK, OK)
+            if user == "admin"
+            else (OK, DENIED)
+            if user in ("dr.moscow", "hub.coord", "hub.doctor")
+            else (DENIED, DENIED)
+        )
+        for user in USERS
+    },
 }
 
 
@@ -130,7 +206,9 @@ def _targets(db: Session, username: str) -> Targets:
     return Targets(inside, outside, inside_facility, outside_facility)
 
 
-def _attempt(client: TestClient, operation: str, patient: Patient, facility: Facility) -> int:
+def _attempt(
+    client: TestClient, db: Session, operation: str, patient: Patient, facility: Facility
+) -> int:
     if operation == "read patient":
         return client.get(f"/api/patients/{patient.id}").status_code
     if operation == "read patient as FHIR":
@@ -150,7 +228,78 @@ def _attempt(client: TestClient, operation: str, patient: Patient, facility: Fac
         return client.get("/fhir/AuditEvent", params={"_count": 1}).status_code
     if operation == "administer users":
         return client.get("/api/users").status_code
+    if operation == "book an appointment":
+        body = {"slot_id": _free_slot(db, facility), "patient_id": patient.id}
+        return client.post("/api/appointments", json=body).status_code
+    if operation == "record a service in the ledger":
+        body = {"facility_code": facility.code, "day": "2026-11-30", "service_code": CONSULT}
+        return client.post("/api/ledger/entries", json=body).status_code
+    if operation == "read ledger figures of a facility":
+        return client.get("/api/ledger/figures", params={"facility": facility.code}).status_code
+    if operation == "read an indicator of a facility":
+        params = {"facility": facility.code}
+        return client.get("/api/reports/services", params=params).status_code
+    if operation == "put a patient on the waiting list":
+        body = {
+            "patient_id": patient.id,
+            "service_code": CONSULT,
+            "referring_facility_code": facility.code,
+            "referred_on": "2026-10-01",
+            "priority": "p3",
+        }
+        return client.post("/api/waiting-list", json=body).status_code
+    if operation == "ask a hub for a consult":
+        body = {
+            "spoke_facility_code": facility.code,
+            "patient_id": patient.id,
+            "specialty_code": "cardiology",
+            "urgency": "routine",
+            "question": "¿Cateterismo o tratamiento médico?",
+            "clinical_summary": "Dolor torácico atípico, ECG sin cambios.",
+        }
+        return client.post("/api/consults", json=body).status_code
+    if operation == "read a hub's consult queue":
+        return client.get(
+            "/api/consults/queue", params={"facility_code": facility.code}
+        ).status_code
     raise AssertionError(operation)
+
+
+CONSULT = "consult-cardiology"
+
+
+def _free_slot(db: Session, facility: Facility) -> int:
+    """A slot of a cardiologist at ``facility`` a week ahead, for booking."""
+    from datetime import date, time, timedelta
+
+    from puente.enums import Mode, PractitionerRoleCode
+    from puente.people.models import PractitionerRole
+    from puente.scheduling import service as scheduling
+    from puente.scheduling.models import Slot
+
+    doctor = f.practitioner(db, "Matriz", "Dra.")
+    role = PractitionerRole(
+        practitioner_id=doctor.id, facility_id=facility.id, role=PractitionerRoleCode.physician
+    )
+    db.add(role)
+    db.flush()
+    day = date.today() + timedelta(days=7)
+    schedule = scheduling.publish_schedule(
+        db,
+        practitioner_role_id=role.id,
+        mode=Mode.virtual,
+        slot_minutes=30,
+        timezone=facility.timezone,
+        valid_from=day,
+        valid_until=day,
+        rules=[(day.weekday(), time(9, 0), time(10, 0))],
+    )
+    scheduling.generate_slots(db, schedule.id, until=day)
+    slot = db.scalar(
+        select(Slot.id).where(Slot.schedule_id == schedule.id).order_by(Slot.starts_at)
+    )
+    assert slot is not None
+    return slot
 
 
 def _outcome(status: int) -> str:
@@ -168,8 +317,10 @@ def test_each_demo_role_may_do_exactly_what_the_matrix_says(
     demo_client.headers.update(f.bearer(demo_db, user))
     seen: dict[str, tuple[str, str]] = {}
     for operation in MATRIX:
-        inside = _attempt(demo_client, operation, targets.inside, targets.inside_facility)
-        outside = _attempt(demo_client, operation, targets.outside, targets.outside_facility)
+        inside = _attempt(demo_client, demo_db, operation, targets.inside, targets.inside_facility)
+        outside = _attempt(
+            demo_client, demo_db, operation, targets.outside, targets.outside_facility
+        )
         seen[operation] = (_outcome(inside), _outcome(outside))
     assert seen == {op: row[username] for op, row in MATRIX.items()}
 

@@ -200,3 +200,39 @@ def test_bad_figure_filters_name_the_parameter(olga: TestClient) -> None:
         response = olga.get("/api/ledger/figures", params=params)
         assert response.status_code == 422, params
         assert response.json()["errors"][0]["field"].startswith(field), params
+
+
+def test_marisol_names_only_patients_she_may_see_and_olga_never_reads_who(
+    marisol: TestClient, db: Session, network: dict[str, int]
+) -> None:
+    from sqlalchemy import select
+
+    from puente.access.models import AuditEvent
+    from puente.enums import AuditOutcome
+
+    lucia = f.patient(db, "Hernández", "Lucía", home_facility_id=network[JALISCO])
+    pedro = f.patient(db, "Garza", "Pedro", home_facility_id=network[NUEVO_LEON])
+    refused = marisol.post("/api/ledger/entries", json=surgeries(count=1, patient_id=pedro.id))
+    assert refused.status_code == 404
+    assert refused.json()["errors"][0]["field"] == "patient_id"
+    denied = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.patient_id == pedro.id, AuditEvent.outcome == AuditOutcome.denied
+        )
+    ).all()
+    assert len(denied) == 1
+
+    posted = marisol.post("/api/ledger/entries", json=surgeries(count=1, patient_id=lucia.id))
+    assert posted.status_code == 201, posted.text
+    location = posted.headers["location"]
+    assert marisol.get(location).json()["patient_id"] == lucia.id
+    written = db.scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.patient_id == lucia.id, AuditEvent.resource_type == "LedgerEntry"
+        )
+    ).all()
+    assert sorted(written) == ["create", "read"]
+
+    olga = as_user(marisol, db, "olga", AccessRole.program_manager, None)
+    entry = olga.get(location).json()
+    assert entry["count"] == 1 and entry["patient_id"] is None

@@ -288,6 +288,33 @@ def test_the_waiting_list_import_is_all_or_nothing_and_names_row_and_column(
     assert listed["total"] == 3
 
 
+def test_a_state_planner_may_not_import_entries_for_patients_outside_his_state(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    """Sergio plans for Nuevo León: CURP0000 lives there, CURP0001 in Jalisco."""
+    w.sergio(client, db)
+    header = (
+        "identifier_system,identifier_value,service_code,"
+        "referring_facility_code,referred_on,priority\n"
+    )
+    rows = [
+        f"curp,CURP0000,{CARDIOLOGY},{NUEVO_LEON},2026-01-05,p2\n",
+        f"curp,CURP0001,{CARDIOLOGY},{NUEVO_LEON},2026-01-05,p2\n",
+    ]
+    csv = {"content-type": "text/csv"}
+    r = client.post(
+        "/api/waiting-list/import", content=(header + "".join(rows)).encode(), headers=csv
+    )
+    assert r.status_code == 400
+    # Refused exactly as an unknown identifier: the list does not disclose who exists.
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(3, "identifier_value")]
+    assert "CURP0001" in r.json()["errors"][0]["message"]
+    assert client.get("/api/waiting-list/figures").json()["size"] == 0
+    r = client.post("/api/waiting-list/import", content=(header + rows[0]).encode(), headers=csv)
+    assert r.status_code == 201, r.text
+    assert r.json()["created"] == 1
+
+
 def test_figures_of_the_list_count_priorities_and_long_waits(
     client: TestClient, db: Session, net: w.Network
 ) -> None:

@@ -1,8 +1,11 @@
-"""In headless Chromium, Lucía Hernández builds a national day, runs the
+"""In headless Chromium, Lucía Hernández builds a national day, gives the
+Jalisco office two more consultation slots on the second day in the
+campaign's grid (and the Guadalajara UMAE none on the last two), runs the
 planner, sees its gap and publishes the plan (in Spanish); Marco Ruiz, at
-the Jalisco state office, marks a patient seen and records a count (in
-Vietnamese, to show the pages in another language), and Lucía sees the goal
-reached."""
+the Jalisco state office, confirms one appointment, cancels another (a
+patient on standby takes the place), marks the confirmed patient seen and
+records a count (in Vietnamese, to show the pages in another language), and
+Lucía sees the goal reached."""
 
 from __future__ import annotations
 
@@ -80,10 +83,22 @@ def test_a_national_day_is_built_planned_published_and_captured_in_the_browser(
         page.fill(
             "#c-lines", "consult-cardiology consultation_slots\nscreen-mammography screening_slots"
         )
-        page.fill("#c-slots", "2")
+        page.fill("#c-slots", "1")
         page.fill("#c-goal", "5")
         page.get_by_role("button", name="Preparar la jornada").click()
         page.wait_for_url("**/recovery/campaigns/jornada-navegador**")
+        page.get_by_role("link", name="Capacidad y metas").click()
+        page.locator("#grid-lines").get_by_role("link", name="consult-cardiology").click()
+        expect(page.locator("#grid")).to_have_attribute("data-line", "consult-cardiology")
+        expect(page.locator("#line-total")).to_have_text("9")
+        page.fill(f"#cap-{JALISCO}-{days[1].isoformat()}", "3")
+        page.fill(f"#cap-{CMNO}-{days[1].isoformat()}", "")
+        page.fill(f"#cap-{CMNO}-{days[2].isoformat()}", "0")
+        page.get_by_role("button", name="Guardar esta línea").click()
+        expect(page.locator("#grid-saved")).to_be_visible()
+        expect(page.locator(f"#cap-{JALISCO}-{days[1].isoformat()}")).to_have_value("3")
+        expect(page.locator(f"#cap-{CMNO}-{days[1].isoformat()}")).to_have_value("")
+        page.get_by_role("link", name="Jornada en el navegador").click()
         page.get_by_role("button", name="Ejecutar el planificador").click()
         for _ in range(40):
             if page.locator('tr.run[data-status="done"]').count():
@@ -100,7 +115,14 @@ def test_a_national_day_is_built_planned_published_and_captured_in_the_browser(
         sign_in(unit, served, path, "marco.ruiz")
         unit.wait_for_url("**/units/**")
         expect(unit.locator("h2#h-today")).to_contain_text("Danh sách trong ngày")
-        unit.locator('tr[data-status="booked"] button.done').first.click()
+        expect(unit.locator('tr[data-status="booked"]')).to_have_count(3)
+        unit.locator('tr[data-status="booked"] button.confirm').first.click()
+        expect(unit.locator('tr[data-status="confirmed"]')).to_have_count(1)
+        unit.locator('tr[data-status="booked"] button.cancel').first.click()
+        expect(unit.locator("#outcome-note")).to_contain_text("danh sách dự phòng")
+        expect(unit.locator('tr[data-status="cancelled"]')).to_have_count(1)
+        expect(unit.locator('tr.from-standby[data-status="booked"]')).to_have_count(1)
+        unit.locator('tr[data-status="confirmed"] button.done').click()
         expect(unit.locator('tr[data-status="done"]')).to_have_count(1)
         unit.select_option("#k-service", "screen-mammography")
         unit.fill("#k-count", "12")

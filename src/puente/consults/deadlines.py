@@ -114,6 +114,8 @@ def move_on(
     """Send the case to its next hub with a fresh deadline, or mark it
     unrouted when no hub is left. Returns the new hub."""
     hub = next_hub(session, case)
+    # The specialist who held it at the last hub no longer sees the patient.
+    repo.end_consult_shares(session, case.id, at=now)
     case.assigned_user_id = None
     case.escalation_stage = 0
     if hub is None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from puente.consults import repository as repo
 from puente.consults.models import ConsultCase, ConsultFile, ConsultUpload
-from puente.db import utcnow
+from puente.db import insert_unless_twin, utcnow
 from puente.enums import ConsultSide
 from puente.errors import Conflict, FieldError, NotFound, PayloadTooLarge, Unprocessable
 from puente.visits.chat import FileKind as ChatKind
@@ -87,15 +87,19 @@ def start(
             f"An attachment may be at most {MAX_BYTES} bytes.",
             errors=[FieldError("size", f"larger than {MAX_BYTES} bytes")],
         )
+
+    def replay(earlier: ConsultUpload) -> tuple[ConsultUpload, bool]:
+        if earlier.case_id != case.id or earlier.size != size:
+            raise Conflict(
+                "This Idempotency-Key was already used for another upload.",
+                errors=[FieldError("Idempotency-Key", "used for another request")],
+            )
+        return earlier, True
+
     if idempotency_key is not None:
         earlier = repo.upload_by_key(session, idempotency_key)
         if earlier is not None:
-            if earlier.case_id != case.id or earlier.size != size:
-                raise Conflict(
-                    "This Idempotency-Key was already used for another upload.",
-                    errors=[FieldError("Idempotency-Key", "used for another request")],
-                )
-            return earlier, True
+            return replay(earlier)
     row = ConsultUpload(
         id=uuid.uuid4().hex,
         case_id=case.id,
@@ -106,8 +110,10 @@ def start(
         created_at=utcnow(),
         idempotency_key=idempotency_key,
     )
-    session.add(row)
-    session.flush()
+    key = idempotency_key
+    twin = insert_unless_twin(session, row, lambda: repo.upload_by_key(session, key or ""))
+    if twin is not None:
+        return replay(twin)
     return row, False
 
 

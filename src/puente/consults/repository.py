@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from puente.access.models import User
+from puente.access.models import PatientShare, User
 from puente.catalog.models import Service, Specialty
 from puente.consults.models import (
     ConsultCase,
@@ -285,3 +285,47 @@ def answered_since(
             )
         )
     return list(session.scalars(query))
+
+
+def end_consult_shares(
+    session: Session, case_id: int, *, at: datetime, keep_user_id: int | None = None
+) -> None:
+    """A specialist who no longer holds the case (reassigned, declined, sent
+    on to another hub) stops seeing its patient from ``at``; ``keep_user_id``
+    keeps the one who holds it now."""
+    condition = [
+        PatientShare.reference == f"consult:{case_id}",
+        (PatientShare.expires_at.is_(None)) | (PatientShare.expires_at > at),
+    ]
+    if keep_user_id is not None:
+        condition.append(PatientShare.user_id != keep_user_id)
+    session.execute(
+        update(PatientShare).where(*condition).values(expires_at=at),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def consult_share_of(session: Session, case_id: int, user_id: int, at: datetime) -> bool:
+    """Whether ``user_id`` still sees the case's patient through the consult."""
+    found = session.scalar(
+        select(PatientShare.id).where(
+            PatientShare.reference == f"consult:{case_id}",
+            PatientShare.user_id == user_id,
+            (PatientShare.expires_at.is_(None)) | (PatientShare.expires_at > at),
+        )
+    )
+    return found is not None
+
+
+def close_consult_shares(session: Session, case_id: int, *, until: datetime) -> None:
+    """A closed case keeps its specialist's access for the follow-up window
+    only (``until``), not for ever."""
+    session.execute(
+        update(PatientShare)
+        .where(
+            PatientShare.reference == f"consult:{case_id}",
+            (PatientShare.expires_at.is_(None)) | (PatientShare.expires_at > until),
+        )
+        .values(expires_at=until),
+        execution_options={"synchronize_session": False},
+    )

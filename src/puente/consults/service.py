@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from puente.consults import deadlines
 from puente.consults import repository as repo
 from puente.consults.models import ConsultCase, ConsultMessage
 from puente.consults.schemas import Answer, CaseCreate
-from puente.db import utcnow
+from puente.db import insert_unless_twin, utcnow
 from puente.enums import ConsultOutcome, ConsultSide, ConsultStatus, LedgerSource, Mode
 from puente.errors import Conflict, FieldError, NotFound
 from puente.ledger import service as ledger
@@ -34,6 +34,9 @@ from puente.network.models import Facility
 from puente.people.models import Patient
 
 GENERIC_SERVICE = "remote-consultation"
+# How long the answering specialist still sees the patient once the spoke
+# has closed the case (questions in the thread, a late correction).
+FOLLOW_UP_ACCESS = timedelta(days=30)
 
 
 def not_found(case_id: int) -> NotFound:
@@ -60,15 +63,19 @@ def create_case(
     different body is a Conflict."""
     moment = now or utcnow()
     digest = request_hash(data)
+
+    def replay(earlier: ConsultCase) -> tuple[ConsultCase, bool]:
+        if earlier.request_hash != digest:
+            raise Conflict(
+                "This Idempotency-Key was already used for another case.",
+                errors=[FieldError("Idempotency-Key", "used for another request")],
+            )
+        return earlier, True
+
     if idempotency_key is not None:
         earlier = repo.case_by_key(session, idempotency_key)
         if earlier is not None:
-            if earlier.request_hash != digest:
-                raise Conflict(
-                    "This Idempotency-Key was already used for another case.",
-                    errors=[FieldError("Idempotency-Key", "used for another request")],
-                )
-            return earlier, True
+            return replay(earlier)
     spoke = session.get(Facility, spoke_facility_id)
     assert spoke is not None
     local_day = moment.astimezone(ZoneInfo(spoke.timezone)).date()
@@ -99,8 +106,14 @@ def create_case(
         patient = session.get(Patient, data.patient_id)
         if patient is not None and case.patient_sex is None:
             case.patient_sex = patient.sex
-    session.add(case)
-    session.flush()
+    if idempotency_key is not None:
+        # A twin sent in parallel may have committed since the look-up above.
+        twin = insert_unless_twin(session, case, lambda: repo.case_by_key(session, idempotency_key))
+        if twin is not None:
+            return replay(twin)
+    else:
+        session.add(case)
+        session.flush()
     deadlines.event(session, case, "created", at=moment, user_id=by_user_id)
     deadlines.move_on(session, case, now=moment, kind="routed", user_id=by_user_id)
     case.first_due_at = case.due_at
@@ -142,7 +155,10 @@ def assign(
         user_id=by_user_id,
         detail=detail,
     )
-    if case.patient_id is not None:
+    repo.end_consult_shares(session, case.id, at=moment, keep_user_id=specialist_user_id)
+    if case.patient_id is not None and not repo.consult_share_of(
+        session, case.id, specialist_user_id, moment
+    ):
         session.add(
             PatientShare(
                 patient_id=case.patient_id,
@@ -251,15 +267,19 @@ def post_message(
     now: datetime | None = None,
 ) -> tuple[ConsultMessage, bool]:
     """Add to the thread (either side, whenever: store and forward)."""
+
+    def replay(earlier: ConsultMessage) -> tuple[ConsultMessage, bool]:
+        if earlier.case_id != case.id or earlier.body != body:
+            raise Conflict(
+                "This Idempotency-Key was already used for another message.",
+                errors=[FieldError("Idempotency-Key", "used for another request")],
+            )
+        return earlier, True
+
     if idempotency_key is not None:
         earlier = repo.message_by_key(session, idempotency_key)
         if earlier is not None:
-            if earlier.case_id != case.id or earlier.body != body:
-                raise Conflict(
-                    "This Idempotency-Key was already used for another message.",
-                    errors=[FieldError("Idempotency-Key", "used for another request")],
-                )
-            return earlier, True
+            return replay(earlier)
     row = ConsultMessage(
         case_id=case.id,
         side=side,
@@ -268,8 +288,10 @@ def post_message(
         sent_at=now or utcnow(),
         idempotency_key=idempotency_key,
     )
-    session.add(row)
-    session.flush()
+    key = idempotency_key
+    twin = insert_unless_twin(session, row, lambda: repo.message_by_key(session, key or ""))
+    if twin is not None:
+        return replay(twin)
     return row, False
 
 
@@ -295,5 +317,6 @@ def record_outcome(
     case.outcome_at = moment
     case.status = ConsultStatus.closed
     deadlines.event(session, case, "outcome", at=moment, user_id=by_user_id, detail=outcome.value)
+    repo.close_consult_shares(session, case.id, until=moment + FOLLOW_UP_ACCESS)
     session.flush()
     return case

@@ -1,9 +1,11 @@
 """Ledger history behind the figures dashboards (the demo's last phase).
 
-* Mexico: the IMSS Second National Day for the Recovery of Health Services
-  (14–16 May 2021) with exactly the figures of the IMSS press release, at the
-  35 state offices and 25 UMAEs; and a smaller synthetic first day
-  (26–28 March 2021) so the program has a history.
+* Mexico: a smaller synthetic first national day (26–28 March 2021) so the
+  program has a history. The IMSS Second National Day for the Recovery of
+  Health Services (14–16 May 2021), with exactly the figures of the IMSS
+  press release at the 35 state offices and 25 UMAEs, is computed here
+  (:func:`imss_rows`) and written by the recovery phase: part per patient,
+  the rest as aggregate counts.
 * Viet Nam: remote consultations, case conferences and tele-education at the
   bridge points of the remote-care network, from each one's enrolment
   (from September 2020) to June 2022.
@@ -88,10 +90,14 @@ def _rows(world: World) -> tuple[dict[str, int], list[dict[str, Any]]]:
     return services, []
 
 
-def _imss(world: World, services: dict[str, int], out: list[dict[str, Any]]) -> None:
+def imss_rows(world: World, services: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """The national days' counts per unit × day × service, by campaign code
+    (the same rows on every call)."""
     units = world.in_group("mx_office", "mx_umae")
     rng = Random(20210514)
+    rows: dict[str, list[dict[str, Any]]] = {SECOND_DAY: [], FIRST_DAY: []}
     for campaign, days, scale in ((SECOND_DAY, SECOND_DAYS, 1.0), (FIRST_DAY, FIRST_DAYS, 0.78)):
+        out = rows[campaign]
         for total, spread in IMSS_SECOND_DAY:
             codes = list(spread)
             for code, service_total in zip(
@@ -103,6 +109,13 @@ def _imss(world: World, services: dict[str, int], out: list[dict[str, Any]]) -> 
                     for day, n in zip(days, split(unit_total, [1.0, 1.2, 0.8]), strict=True):
                         if n:
                             out.append(_row(unit.id, day, services[code], n, campaign=campaign))
+    return rows
+
+
+def _imss(world: World, services: dict[str, int], out: list[dict[str, Any]]) -> None:
+    # The second day is written by the recovery phase, which records part of
+    # it per patient (the planned patients seen) and the rest as these counts.
+    out.extend(imss_rows(world, services)[FIRST_DAY])
 
 
 def _enrolments(world: World, program: str) -> list[tuple[int, date]]:

@@ -7,12 +7,16 @@ The shape of this network is fixed data (it does not move with the seed).
 
 from __future__ import annotations
 
+import zlib
 from datetime import date
 from random import Random
 
-from puente.demo.places import MX_STATES, MxState
+from sqlalchemy import update
+
+from puente.demo.places import MX_CAPITALS, MX_STATES, MxState
 from puente.demo.world import MARKER_FACILITY, Site, World
 from puente.enums import FacilityKind, ProgramKind, Tier
+from puente.network.models import Facility
 
 STATES = {s.iso: s for s in MX_STATES}
 
@@ -99,6 +103,18 @@ BIG_STATES = {"JAL", "NLE", "CMX", "MEX", "VER", "GUA", "PUE", "BCN", "CHH", "SO
 PROGRAM_START = date(2021, 3, 1)
 
 
+def _place(sites: list[Site], world: World) -> None:
+    """Put each facility within about 40 km of its state's capital (a fixed
+    offset from its code, so the same on every load)."""
+    rows = []
+    for site in sites:
+        lat, lon = MX_CAPITALS[site.province.removeprefix("MX-")]
+        h = zlib.crc32(site.code.encode())
+        rows.append({"id": site.id, "latitude": round(lat + (h % 700 - 350) / 1000, 4),
+                     "longitude": round(lon + (h // 700 % 700 - 350) / 1000, 4)})  # fmt: skip
+    world.session.execute(update(Facility), rows)
+
+
 def load_mexico(world: World) -> None:
     imss = Site(
         code=MARKER_FACILITY,
@@ -126,6 +142,7 @@ def load_mexico(world: World) -> None:
     for office, (_, _, state_iso, cities) in zip(offices, OFFICES, strict=True):
         units += _units_of(office, STATES[state_iso], cities, numbers)
     world.add_sites(units)
+    _place([imss, *offices, *umaes, *units], world)
 
     world.add_program(
         code="imss-recovery",

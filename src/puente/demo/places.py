@@ -251,3 +251,20 @@ def _ensure_regions(
         ],
     )
     world.regions.update({r[0]: i for r, i in zip(new, ids, strict=True)})
+
+
+# The state capitals (latitude, longitude in degrees): each Mexican facility
+# of the demo is placed near its state's capital, for travel limits.
+MX_CAPITALS: dict[str, tuple[float, float]] = {
+    "AGU": (21.88, -102.29), "BCN": (32.62, -115.45), "BCS": (24.14, -110.31),
+    "CAM": (19.85, -90.53), "CHP": (16.75, -93.12), "CHH": (28.63, -106.09),
+    "CMX": (19.43, -99.13), "COA": (25.42, -101.00), "COL": (19.24, -103.72),
+    "DUR": (24.02, -104.66), "GUA": (21.02, -101.26), "GRO": (17.55, -99.50),
+    "HID": (20.10, -98.76), "JAL": (20.67, -103.35), "MEX": (19.29, -99.66),
+    "MIC": (19.70, -101.19), "MOR": (18.92, -99.23), "NAY": (21.50, -104.89),
+    "NLE": (25.69, -100.32), "OAX": (17.07, -96.73), "PUE": (19.04, -98.21),
+    "QUE": (20.59, -100.39), "ROO": (18.50, -88.30), "SLP": (22.15, -100.98),
+    "SIN": (24.81, -107.39), "SON": (29.07, -110.96), "TAB": (17.99, -92.93),
+    "TAM": (23.74, -99.15), "TLA": (19.32, -98.24), "VER": (19.54, -96.91),
+    "YUC": (20.97, -89.62), "ZAC": (22.77, -102.58),
+}  # fmt: skip

@@ -6,11 +6,16 @@
 * The Second National Day (``imss-jornada-2021-05``, 14–16 May 2021) as a
   campaign already run: its 35 state offices and 25 UMAEs, 12 service lines,
   capacity and goals per unit shaped by what each unit reported, a plan
-  computed by the planner from the waiting list of that day and published,
-  its planned patients seen (entries served on their day). What the day
-  delivered is the ledger's aggregate count of the press release (loaded by
-  the ledger phase), so goal attainment reads those figures; the patients
-  seen are part of those counts and add no ledger row of their own.
+  computed by the planner from the waiting list of that day and published.
+  What the day delivered is the press release's figures (computed by the
+  ledger phase's :func:`~puente.demo.ledger.imss_rows`, written here): at
+  each unit × day × line, the planned patients seen are captured one by one
+  (a ledger row per patient, tagged with the campaign; their entries served
+  and off the list on that day), about one in twelve did not come (their
+  entries wait again), places beyond what the unit reported went unused
+  (cancelled), and the rest of the unit's count is one aggregate row — so
+  the totals are the press release's and the waiting list shrinks by the
+  patients seen.
 * The next national day (``imss-jornada-2021-06``, 25–27 June 2021) drafted
   with the same units and lines, capacity and goals 10 % higher, not yet
   planned.
@@ -27,19 +32,20 @@ from typing import Any
 from sqlalchemy import select, update
 
 from puente.catalog.models import Service
-from puente.demo.ledger import SECOND_DAY, SECOND_DAYS
+from puente.demo.ledger import SECOND_DAY, SECOND_DAYS, imss_rows
 from puente.demo.world import MARKER_FACILITY, Site, World, day_between
 from puente.enums import (
     AccessRole,
     CampaignStatus,
     CapacityKind,
+    LedgerSource,
+    Mode,
     PlanItemStatus,
     ServiceKind,
     WaitPriority,
     WaitStatus,
 )
-from puente.ledger import service as ledger
-from puente.ledger.schemas import GroupBy
+from puente.ledger.service import record_many
 from puente.people.models import Patient
 from puente.recovery import planning
 from puente.recovery.models import (
@@ -81,6 +87,7 @@ ENTRIES_PER_PATIENT = (1, 1, 1, 2, 2, 3)
 # of the line's list; operating rooms count a typical surgery's minutes.
 LIST_SHARE = 0.35
 TYPICAL_MINUTES = 135
+NO_SHOW_SHARE = 0.08  # the chance that a planned patient does not come
 
 
 def load_recovery(world: World) -> None:
@@ -88,14 +95,15 @@ def load_recovery(world: World) -> None:
     services = {s.code: s for s in world.session.scalars(select(Service))}
     entries, waiting = _waiting_list(world, rng, services)
     units = world.in_group("mx_office", "mx_umae")
-    delivered = _delivered(world)
+    second = imss_rows(world, {code: s.id for code, s in services.items()})[SECOND_DAY]
+    delivered = _delivered(world, second, services)
     past = _campaign(world, SECOND_DAY, "Segunda Jornada Nacional para la Recuperación de los "
                      "Servicios de Salud", SECOND_DAYS, [u.id for u in units], services)  # fmt: skip
     capacity, goals = _capacity_and_goals(rng, units, services, delivered, waiting)
     _fill(world, past, SECOND_DAYS, capacity, goals, services, 1.0)
     run = planning.start_run(world.session, campaign=past, user_id=None)
     planning.execute(world.session, run=run)
-    _seen(world, past, run.id)
+    _seen(world, past, run.id, second, rng)
     upcoming = _campaign(world, NEXT_DAY, "Tercera Jornada Nacional para la Recuperación de los "
                          "Servicios de Salud", NEXT_DAYS, [u.id for u in units], services)  # fmt: skip
     _fill(world, upcoming, NEXT_DAYS, capacity, goals, services, 1.1)
@@ -145,14 +153,16 @@ def _waiting_list(
     return len(rows), per_service
 
 
-def _delivered(world: World) -> dict[tuple[str, str], int]:
-    figures = ledger.figures(
-        world.session,
-        campaign=SECOND_DAY,
-        group_by=[GroupBy.facility, GroupBy.service],
-        limit=100_000,
-    )
-    return {(g.facility or "", g.service or ""): g.count for g in figures.groups}
+def _delivered(
+    world: World, rows: list[dict[str, Any]], services: dict[str, Service]
+) -> dict[tuple[str, str], int]:
+    """What each unit reported per service code over the day."""
+    sites = {site.id: site.code for site in world.sites.values()}
+    codes = {s.id: code for code, s in services.items()}
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for row in rows:
+        out[(sites[row["facility_id"]], codes[row["service_id"]])] += row["count"]
+    return out
 
 
 def _campaign(
@@ -212,26 +222,61 @@ def _fill(
     ])  # fmt: skip
 
 
-def _seen(world: World, campaign: Campaign, run_id: int) -> None:
-    """Publish the past day's plan and mark its patients seen on their day."""
+def _seen(
+    world: World, campaign: Campaign, run_id: int, reported: list[dict[str, Any]], rng: Random
+) -> None:
+    """Publish the past day's plan and record what happened (see the module)."""
     session = world.session
     items = session.execute(
-        select(PlanItem.entry_id, PlanItem.day)
+        select(PlanItem.id, PlanItem.entry_id, PlanItem.facility_id, PlanItem.day,
+               PlanItem.service_id, WaitingListEntry.patient_id)
+        .join(WaitingListEntry, WaitingListEntry.id == PlanItem.entry_id)
         .where(PlanItem.run_id == run_id, PlanItem.standby_rank.is_(None))
+        .order_by(PlanItem.id)
     ).all()  # fmt: skip
-    session.execute(update(PlanItem).where(PlanItem.run_id == run_id, PlanItem.standby_rank.is_(None))
-                    .values(status=PlanItemStatus.done))  # fmt: skip
-    by_day: dict[date, list[int]] = defaultdict(list)
-    for entry_id, day in items:
-        assert day is not None
-        by_day[day].append(entry_id)
-    for day, ids in by_day.items():
+    counts: dict[tuple[int, date, int], int] = defaultdict(int)
+    for row in reported:
+        counts[(row["facility_id"], row["day"], row["service_id"])] += row["count"]
+    groups: dict[tuple[int, date, int], list[Any]] = defaultdict(list)
+    for item in items:
+        groups[(item.facility_id, item.day, item.service_id)].append(item)
+    outcome: dict[PlanItemStatus, list[int]] = defaultdict(list)
+    served: dict[date, list[int]] = defaultdict(list)
+    ledger_rows: list[dict[str, Any]] = []
+    for key, group in sorted(groups.items()):
+        away = [rng.random() < NO_SHOW_SHARE for _ in group]
+        present = [i for i, gone in zip(group, away, strict=True) if not gone]
+        came, unused = present[: counts.get(key, 0)], present[counts.get(key, 0) :]
+        outcome[PlanItemStatus.no_show] += [
+            i.id for i, gone in zip(group, away, strict=True) if gone
+        ]
+        outcome[PlanItemStatus.cancelled] += [i.id for i in unused]
+        outcome[PlanItemStatus.done] += [i.id for i in came]
+        for item in came:
+            served[key[1]].append(item.entry_id)
+            ledger_rows.append({"facility_id": key[0], "day": key[1], "service_id": key[2],
+                                "count": 1, "mode": Mode.in_person, "campaign_code": campaign.code,
+                                "patient_id": item.patient_id, "source": LedgerSource.campaign,
+                                "source_ref": f"campaign:{campaign.code}:entry:{item.entry_id}"})  # fmt: skip
+        counts[key] -= len(came)
+    for n, ((unit, day, service), rest) in enumerate(sorted(counts.items())):
+        if rest > 0:
+            ledger_rows.append({"facility_id": unit, "day": day, "service_id": service,
+                                "count": rest, "mode": Mode.in_person,
+                                "campaign_code": campaign.code, "source": LedgerSource.import_,
+                                "source_ref": f"demo:{campaign.code}:{n}"})  # fmt: skip
+    for status, ids in outcome.items():
+        for start in range(0, len(ids), 5000):
+            session.execute(update(PlanItem).where(PlanItem.id.in_(ids[start : start + 5000]))
+                            .values(status=status))  # fmt: skip
+    for day, ids in served.items():
         for start in range(0, len(ids), 5000):
             session.execute(
                 update(WaitingListEntry)
                 .where(WaitingListEntry.id.in_(ids[start : start + 5000]))
                 .values(status=WaitStatus.served, removed_on=day, served_campaign_id=campaign.id)
             )
+    world.counts["ledger_entries"] += record_many(session, ledger_rows)
     campaign.published_run_id = run_id
     campaign.status = CampaignStatus.closed
     session.flush()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from puente.access.patients import PatientAccess
 from puente.enums import BridgePointStatus, FacilityKind, Tier
-from puente.errors import FieldError, NotFound, PreconditionFailed
+from puente.errors import Conflict, FieldError, NotFound, PreconditionFailed
 from puente.fhir import consults as consult_fhir
 from puente.fhir import mapping as m
 from puente.fhir import measure
@@ -376,7 +376,16 @@ def create_patient(
         raise _invalid(exc) from None
     facility_id = people.facility_id(session, data.home_facility_code)
     access.check_facility(facility_id, action="create", field="Patient.managingOrganization")
-    created = people.create_patient(session, data=data)
+    try:
+        created = people.create_patient(session, data=data)
+    except Conflict:
+        # A conditional create that lost a race to an identical one: the
+        # winner's patient now matches, and is the answer (never a second).
+        existing = _conditional_match(session, if_none_exist, access) if if_none_exist else None
+        if existing is None:
+            raise
+        access.record("read", [existing.id], detail="If-None-Exist matched")
+        return existing, False
     access.record("create", [created.id])
     return created, True
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from puente.access.gate import requires
+from puente.access.patients import PatientAccess
 from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.access.service import facility_scope
@@ -36,6 +37,7 @@ Codes = Annotated[list[str], Query(max_length=200)]
 
 @router.post("/ledger/entries", status_code=status.HTTP_201_CREATED)
 def post_entry(
+    request: Request,
     db: DB,
     user: Writer,
     body: LedgerEntryCreate,
@@ -48,6 +50,10 @@ def post_entry(
             f"You may not record services of facility {body.facility_code}.",
             errors=[FieldError("facility_code", "outside your scope")],
         )
+    access = PatientAccess(request, db, user, Permission.patient_read)
+    if body.patient_id is not None:
+        # Naming a patient is touching their record: only one the writer may see.
+        access.check(body.patient_id, action="create")
     # Keys are per user, so two clients cannot collide on a short key.
     source_ref = f"api:{user.user_id}:{idempotency_key}" if idempotency_key else None
     entry, created = service.post_entry(
@@ -57,15 +63,25 @@ def post_entry(
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/ledger/entries/{entry.id}"
+    if entry.patient_id is not None:
+        access.record("create", [entry.patient_id], resource_type="LedgerEntry")
     return entry
 
 
 @router.get("/ledger/entries/{entry_id}")
-def get_entry(db: DB, user: Reader, entry_id: Id) -> LedgerEntryRead:
+def get_entry(request: Request, db: DB, user: Reader, entry_id: Id) -> LedgerEntryRead:
+    """The entry; its ``patient_id`` only for a reader who may see that
+    patient (a program manager reads counts, never who)."""
     entry = service.get_entry(db, entry_id=entry_id)
     if not facility_scope(db, user, Permission.ledger_read).covers(entry.facility_id):
         # Outside the reader's facilities it is as if the entry did not exist.
         raise service.entry_not_found(entry_id)
+    if entry.patient_id is not None:
+        access = PatientAccess(request, db, user, Permission.patient_read)
+        if access.visible(entry.patient_id):
+            access.record("read", [entry.patient_id], resource_type="LedgerEntry")
+        else:
+            entry = entry.model_copy(update={"patient_id": None})
     return entry
 
 

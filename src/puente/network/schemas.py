@@ -71,6 +71,10 @@ class RegionRead(Schema):
     timezone: str | None
 
 
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
 class FacilityCreate(Schema):
     """``country`` may be left out: it is the region's. ``timezone`` defaults
     to the region's, then to the country's."""
@@ -87,6 +91,8 @@ class FacilityCreate(Schema):
     address: ShortText | None = None
     phone: Phone | None = None
     active: bool = True
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
 
 
 class FacilityUpdate(Schema):
@@ -103,6 +109,8 @@ class FacilityUpdate(Schema):
     address: ShortText | None = None
     phone: Phone | None = None
     active: bool | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
 
     _required = field_validator("name", "tier", "kind", "region_code", "timezone", "active")(
         _not_null
@@ -123,6 +131,8 @@ class FacilityRead(Schema):
     address: str | None
     phone: str | None
     active: bool
+    latitude: float | None = None
+    longitude: float | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -233,6 +233,8 @@ def facility_reads(session: Session, rows: Sequence[Facility]) -> list[FacilityR
             address=f.address,
             phone=f.phone,
             active=f.active,
+            latitude=f.latitude,
+            longitude=f.longitude,
             created_at=f.created_at,
             updated_at=f.updated_at,
         )
@@ -298,6 +300,8 @@ def create_facility(
         address=data.address,
         phone=data.phone,
         active=data.active,
+        latitude=data.latitude,
+        longitude=data.longitude,
     )
     session.add(row)
     session.flush()
@@ -331,7 +335,8 @@ def update_facility(
                 errors=[FieldError("region_code", f"is in {region.country_code}")],
             )
         row.region_id = region.id
-    for name in ("name", "tier", "kind", "timezone", "city", "address", "phone", "active"):
+    fields = ("name", "tier", "kind", "timezone", "city", "address", "phone", "active")
+    for name in (*fields, "latitude", "longitude"):
         if name in sent:
             setattr(row, name, getattr(data, name))
     session.flush()

@@ -90,6 +90,17 @@ def identifiers_of(
     return out
 
 
+def visible_ids(
+    session: Session, patient_ids: Collection[int], visible: ColumnElement[bool]
+) -> set[int]:
+    """The ids among ``patient_ids`` that the ``visible`` condition (the
+    access layer's patient filter) lets through."""
+    out: set[int] = set()
+    for chunk in _chunks(sorted(set(patient_ids))):
+        out.update(session.scalars(select(Patient.id).where(Patient.id.in_(chunk), visible)))
+    return out
+
+
 def patients_by_identifier(
     session: Session, pairs: Collection[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:

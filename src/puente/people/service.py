@@ -7,7 +7,7 @@ and the FHIR facade depend on a stable shape, not on tables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -103,11 +103,15 @@ def _check_identifiers_free(
         )
 
 
-def _flush_identifiers(session: Session) -> None:
+def _flush_identifiers(session: Session, write: Callable[[], None]) -> None:
     # Two requests may pass the check above at once; the unique constraint
-    # then decides, and the loser gets the same 409 instead of a 500.
+    # then decides, and the loser gets the same 409 instead of a 500. The
+    # rows are added inside the SAVEPOINT (``write``): begin_nested() first
+    # flushes what is pending, and a clash flushed there would escape it (a
+    # 500 on PostgreSQL, whose transaction is then aborted).
     try:
         with session.begin_nested():
+            write()
             session.flush()
     except IntegrityError:
         raise Conflict(
@@ -131,11 +135,14 @@ def create_patient(session: Session, *, data: PatientCreate) -> PatientRead:
         home_facility_id=facility_id(session, data.home_facility_code),
         version=1,
     )
-    session.add(row)
-    session.flush()
-    for ident in data.identifiers:
-        session.add(PatientIdentifier(patient_id=row.id, system=ident.system, value=ident.value))
-    _flush_identifiers(session)
+
+    def write() -> None:
+        session.add(row)
+        session.flush()
+        for i in data.identifiers:
+            session.add(PatientIdentifier(patient_id=row.id, system=i.system, value=i.value))
+
+    _flush_identifiers(session, write)
     return get_patient(session, patient_id=row.id)
 
 
@@ -182,12 +189,14 @@ def update_patient(
         _check_identifiers_free(session, data.identifiers, patient_id=patient_id)
         repo.delete_identifiers(session, patient_id)
         session.flush()
-        for ident in data.identifiers:
-            session.add(
-                PatientIdentifier(patient_id=patient_id, system=ident.system, value=ident.value)
-            )
+        added = [
+            PatientIdentifier(patient_id=patient_id, system=i.system, value=i.value)
+            for i in data.identifiers
+        ]
+    else:
+        added = []
     row.version += 1
-    _flush_identifiers(session)
+    _flush_identifiers(session, lambda: session.add_all(added))
     return get_patient(session, patient_id=patient_id)
 
 

@@ -16,7 +16,6 @@ from puente.access.patients import PatientReads
 from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.access.service import facility_scope
-from puente.csvimport import ImportResult
 from puente.db import new_id
 from puente.deps import DB, PagingDep
 from puente.enums import PlanItemStatus, WaitStatus
@@ -171,11 +170,17 @@ async def import_entries(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "waiting-list.csv"
         path.write_bytes(body)
-        result: ImportResult = import_waiting_list(
-            db, path, allowed_facility_ids=scoped_ids(db, user, Permission.recovery_plan)
+        result = import_waiting_list(
+            db,
+            path,
+            allowed_facility_ids=scoped_ids(db, user, Permission.recovery_plan),
+            visible=access.where(),
         )
     access.record(
-        "import", [], resource_type="WaitingListEntry", detail=f"{result.created} entries"
+        "import",
+        sorted(result.patient_ids),
+        resource_type="WaitingListEntry",
+        detail=f"{result.created} entries",
     )
     return ImportRead(rows=result.rows, created=result.created)
 

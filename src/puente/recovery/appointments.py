@@ -92,7 +92,10 @@ def book(
                     by_user_id=by_user_id,
                     purpose=AppointmentPurpose.campaign,
                     reason=f"campaign {campaign.code}"[:500],
-                    idempotency_key=f"campaign:{campaign.code}:entry:{item.entry_id}:{day}"[:128],
+                    # One booking per entry and plan run: a re-plan books anew.
+                    idempotency_key=(
+                        f"campaign:{campaign.code}:run:{item.run_id}:entry:{item.entry_id}"
+                    )[:128],
                 )
                 item.appointment_id = appointment.id
                 booked += 1

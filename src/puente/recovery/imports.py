@@ -4,8 +4,9 @@ Columns: ``identifier_system``, ``identifier_value`` (the patient, who must
 exist), ``service_code``, ``referring_facility_code``, ``referred_on``,
 ``priority`` (p1–p4), and optionally ``duration_minutes``,
 ``level_of_care`` (1–3), ``region_code`` (where the patient can be seen;
-the referring unit's region when empty) and ``external_ref`` (the sending
-system's id: a row already imported is refused). Every row is parsed and
+the referring unit's region when empty), ``external_ref`` (the sending
+system's id: a row already imported is refused) and ``max_travel_km`` (how
+far from the referring unit the patient can travel). Every row is parsed and
 every reference resolved in bulk before anything is written; any error names
 its row and column and nothing is stored.
 """
@@ -13,10 +14,12 @@ its row and column and nothing is stored.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from puente import csvimport as ci
@@ -59,7 +62,13 @@ COLUMNS = [
     ci.Column("level_of_care", _range(1, 3), required=False),
     ci.Column("region_code", ci.bounded(32), required=False),
     ci.Column("external_ref", ci.bounded(100), required=False),
+    ci.Column("max_travel_km", _range(1, 20_000), required=False),
 ]
+
+
+@dataclass
+class WaitingListImport(ci.ImportResult):
+    patient_ids: frozenset[int] = frozenset()
 
 
 def import_waiting_list(
@@ -68,9 +77,12 @@ def import_waiting_list(
     *,
     progress: ci.Progress | None = None,
     allowed_facility_ids: Collection[int] | None = None,
-) -> ci.ImportResult:
+    visible: ColumnElement[bool] | None = None,
+) -> WaitingListImport:
     """Import ``path``; ``allowed_facility_ids`` (when given) bounds the
-    referring units a user may import for."""
+    referring units a user may import for, and ``visible`` (the access
+    layer's patient filter) the patients: one the user may not see is
+    refused as if unknown."""
     errors = ci.Errors(path.name)
     rows = ci.read_csv(path, COLUMNS, errors)
     errors.raise_if_any()
@@ -78,6 +90,9 @@ def import_waiting_list(
     patients = people.patients_by_identifier(
         session, {(r["identifier_system"], r["identifier_value"]) for r in rows}
     )
+    if visible is not None:
+        seen = people.visible_ids(session, patients.values(), visible)
+        patients = {key: pid for key, pid in patients.items() if pid in seen}
     services = repo.services_by_code(session, {r["service_code"] for r in rows})
     units = repo.facilities_by_code(session, {r["referring_facility_code"] for r in rows})
     regions = repo.region_ids_by_code(session, {r["region_code"] for r in rows if r["region_code"]})
@@ -134,8 +149,13 @@ def import_waiting_list(
                 "region_id": regions[row["region_code"]] if row["region_code"] else unit.region_id,
                 "status": WaitStatus.waiting,
                 "external_ref": row["external_ref"],
+                "max_travel_km": row["max_travel_km"],
                 "created_at": now,
             }
         )
     ci.insert_in_chunks(session, WaitingListEntry, records, progress)
-    return ci.ImportResult(rows=len(rows), created=len(records))
+    return WaitingListImport(
+        rows=len(rows),
+        created=len(records),
+        patient_ids=frozenset(r["patient_id"] for r in records),
+    )

@@ -34,6 +34,9 @@ class WaitingListEntry(TimestampMixin, Base):
     Eligibility: a unit may serve the entry when its level of care is at
     least ``level_of_care`` and it is in ``region_id`` (any region when
     null); third-level entries may go to any third-level unit of the country.
+    A travel limit (the entry's or the campaign's, the smaller) excludes the
+    units further from the referring unit; where either place is unknown the
+    limit cannot be checked and does not exclude.
     """
 
     __tablename__ = "waiting_list_entry"
@@ -62,6 +65,8 @@ class WaitingListEntry(TimestampMixin, Base):
     served_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
     # The referring system's own id: a re-sent import row is refused, not doubled.
     external_ref: Mapped[str | None] = mapped_column(String(100))
+    # How far (great-circle km from the referring unit) the patient can travel.
+    max_travel_km: Mapped[int | None] = mapped_column(Integer)
 
 
 class Campaign(TimestampMixin, Base):
@@ -78,6 +83,8 @@ class Campaign(TimestampMixin, Base):
         str_enum(CampaignStatus, "campaign_status"), default=CampaignStatus.draft
     )
     published_run_id: Mapped[int | None] = mapped_column(Integer)
+    # No entry is planned at a unit further than this from its referring unit.
+    max_travel_km: Mapped[int | None] = mapped_column(Integer)
 
 
 class CampaignUnit(Base):

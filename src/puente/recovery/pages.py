@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -29,7 +29,7 @@ from puente.errors import FieldError, Unprocessable
 from puente.recovery import capture, planning, service
 from puente.recovery import repository as repo
 from puente.recovery.api import require_units, scoped_ids
-from puente.recovery.schemas import CampaignCreate, CapacityIn, EntryCreate, GoalIn, LineIn
+from puente.recovery.schemas import CampaignCreate, CapacityIn, GoalIn, LineIn
 from puente.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -65,6 +65,20 @@ KIND_LABELS = {
     CapacityKind.screening_slots: _("Screening slots"),
 }
 
+PRIORITY_LABELS = {
+    WaitPriority.p1: _("within 72 hours"),
+    WaitPriority.p2: _("within 1 month"),
+    WaitPriority.p3: _("within 3 months"),
+    WaitPriority.p4: _("longer"),
+}
+LEVEL_LABELS = {
+    1: _("1 — family medicine"),
+    2: _("2 — general hospital"),
+    3: _("3 — high specialty"),
+}
+
+OUTCOMES = "^(done|no_show|confirmed|cancelled)$"
+
 
 def _redirect(path: str, lang: str) -> RedirectResponse:
     joiner = "&" if "?" in path else "?"
@@ -98,6 +112,9 @@ def home(request: Request, db: DB, user: Reader, as_of: date | None = None) -> H
         status_label=lambda s: _t(STATUS_LABELS[s]),
         can_plan=user.has(Permission.recovery_plan),
         priorities=list(WaitPriority),
+        priority_label=lambda p: _t(PRIORITY_LABELS[p]),
+        levels=[(n, _t(label)) for n, label in LEVEL_LABELS.items()],
+        regions=repo.region_choices(db) if user.has(Permission.recovery_plan) else [],
     )
 
 
@@ -105,39 +122,6 @@ def _t(text: str) -> str:
     from puente import i18n
 
     return i18n.gettext(text)
-
-
-@router.post("/recovery/waiting-list", response_class=HTMLResponse)
-def add_entry(
-    request: Request,
-    db: DB,
-    user: Planner,
-    access: PatientReads,
-    patient_id: Annotated[int, Form()],
-    service_code: Annotated[str, Form(max_length=64)],
-    referring_facility_code: Annotated[str, Form(max_length=32)],
-    referred_on: Annotated[date, Form()],
-    priority: Annotated[WaitPriority, Form()],
-) -> RedirectResponse:
-    try:
-        data = EntryCreate(
-            patient_id=patient_id,
-            service_code=service_code,
-            referring_facility_code=referring_facility_code,
-            referred_on=referred_on,
-            priority=priority,
-        )
-    except ValidationError as exc:
-        raise _invalid(exc) from None
-    access.check(data.patient_id, action="create")
-    unit = repo.facilities_by_code(db, [data.referring_facility_code]).get(
-        data.referring_facility_code
-    )
-    if unit is not None:
-        require_units(db, user, Permission.recovery_plan, [unit.id], "referring_facility_code")
-    entry = service.add_entry(db, data=data)
-    access.record("create", [entry.patient_id], resource_type="WaitingListEntry")
-    return _redirect("/recovery", _lang(request))
 
 
 @router.get("/recovery/campaigns/new", response_class=HTMLResponse)
@@ -167,6 +151,7 @@ def create_campaign(
     minutes: Annotated[int, Form(ge=0, le=100_000)] = 0,
     slots: Annotated[int, Form(ge=0, le=100_000)] = 0,
     goal: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
+    max_travel_km: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     """Units one code a line; lines "service_code capacity_kind" a line; the
     same capacity per unit × day × line (minutes or slots) and goal per unit × line."""
@@ -184,6 +169,7 @@ def create_campaign(
                 LineIn(service_code=p[0], capacity_kind=CapacityKind(p[1] if len(p) > 1 else ""))
                 for p in line_pairs
             ],
+            max_travel_km=max_travel_km,
         )
     except (ValidationError, ValueError) as exc:
         if isinstance(exc, ValidationError):
@@ -270,8 +256,11 @@ def unit_day(
     code: str,
     facility_code: str,
     day: date | None = None,
+    outcome: Annotated[str | None, Query(pattern=OUTCOMES)] = None,
+    filled: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    """The unit's list for a day of the campaign, and its capture."""
+    """The unit's list for a day of the campaign, and its capture; after a
+    cancellation, ``filled`` names the standby entry that took the place."""
     campaign = service.get_campaign(db, code)
     unit = service.unit_of(db, campaign, facility_code)
     require_units(db, user, Permission.recovery_capture, [unit.id], "facility_code")
@@ -299,6 +288,11 @@ def unit_day(
         rows=rows,
         lines=[c for _line, c in lines],
         status_label=lambda s: _t(STATUS_LABELS[s]),
+        outcome=outcome,
+        filled=filled,
+        standby=repo.standby_count(db, campaign.published_run_id)
+        if campaign.published_run_id
+        else 0,
     )
 
 
@@ -311,7 +305,7 @@ def capture_item(
     code: str,
     facility_code: str,
     item_id: Annotated[int, Form(ge=1)],
-    outcome: Annotated[str, Form(pattern="^(done|no_show|confirmed|cancelled)$")],
+    outcome: Annotated[str, Form(pattern=OUTCOMES)],
 ) -> RedirectResponse:
     campaign = service.get_campaign(db, code)
     unit = service.unit_of(db, campaign, facility_code)
@@ -323,13 +317,22 @@ def capture_item(
         )
     [read] = planning.item_reads(db, [item])
     access.check(read.patient_id, action="update", field="item_id")
+    day = item.day.isoformat() if item.day else ""
+    filled = None
     if outcome == "done":
         capture.capture_patient(db, campaign=campaign, item=item)
     else:
-        planning.set_outcome(db, campaign=campaign, item=item, status=PlanItemStatus(outcome))
-    access.record("update", [read.patient_id], resource_type="PlanItem", detail=outcome)
-    day = item.day.isoformat() if item.day else ""
-    return _redirect(f"/recovery/campaigns/{code}/units/{facility_code}?day={day}", _lang(request))
+        filled = planning.set_outcome(
+            db, campaign=campaign, item=item, status=PlanItemStatus(outcome)
+        )
+    patients = [read.patient_id]
+    if filled is not None:
+        patients += planning.patient_ids_of(db, [filled])
+    access.record("update", patients, resource_type="PlanItem", detail=outcome)
+    after = f"&done={item.id}&outcome={outcome}" + (f"&filled={filled.id}" if filled else "")
+    return _redirect(
+        f"/recovery/campaigns/{code}/units/{facility_code}?day={day}{after}", _lang(request)
+    )
 
 
 @router.post("/recovery/campaigns/{code}/units/{facility_code}/counts", response_class=HTMLResponse)

@@ -35,6 +35,7 @@ The gap reported is ``(bound - objective) / bound``.
 
 from __future__ import annotations
 
+import math
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -53,8 +54,10 @@ __all__ = [
     "Entry",
     "PlanResult",
     "entry_value",
+    "great_circle_km",
     "greedy",
     "plan",
+    "within_reach",
 ]
 
 # Clinical priority → days within which it should be seen, and its weight.
@@ -78,6 +81,28 @@ def entry_value(priority: int, waited_days: int) -> float:
     target = TARGET_DAYS[priority]
     overdue = min(max(waited_days, 0) / target, MAX_OVERDUE_FACTOR)
     return WEIGHT[priority] * (1.0 + overdue)
+
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
+Place = tuple[float, float]  # (latitude, longitude) in degrees
+
+
+def great_circle_km(a: Place, b: Place) -> float:
+    """The great-circle distance between two places (haversine formula)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def within_reach(origin: Place | None, unit: Place | None, limit_km: float | None) -> bool:
+    """Whether a unit is within the travel limit; a limit that cannot be
+    checked (no limit, or a place unknown) excludes nothing."""
+    if limit_km is None or origin is None or unit is None:
+        return True
+    return great_circle_km(origin, unit) <= limit_km
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -84,14 +85,35 @@ def start_run(
     return run
 
 
+@dataclass
+class Reach:
+    """Where facilities are, and the campaign's travel limit (km)."""
+
+    places: dict[int, planner.Place] = field(default_factory=dict)
+    campaign_km: int | None = None
+    cache: dict[tuple[int, int | None, int | None, int | None], tuple[int, ...]] = field(
+        default_factory=dict
+    )
+
+    def limit(self, entry: WaitingListEntry) -> int | None:
+        limits = [x for x in (entry.max_travel_km, self.campaign_km) if x is not None]
+        return min(limits) if limits else None
+
+
+def reach_of(session: Session, campaign: Campaign) -> Reach:
+    return Reach(places=repo.facility_places(session), campaign_km=campaign.max_travel_km)
+
+
 def _eligible_units(
-    entry: WaitingListEntry,
-    units: list[Facility],
-    cache: dict[tuple[int, int | None], tuple[int, ...]],
+    entry: WaitingListEntry, units: list[Facility], reach: Reach
 ) -> tuple[int, ...]:
-    key = (entry.level_of_care, entry.region_id)
-    if key not in cache:
-        cache[key] = tuple(
+    """Level of care, region, and the travel limit from the referring unit."""
+    limit = reach.limit(entry)
+    origin = entry.referring_facility_id if limit is not None else None
+    key = (entry.level_of_care, entry.region_id, origin, limit)
+    if key not in reach.cache:
+        start = reach.places.get(origin) if origin is not None else None
+        reach.cache[key] = tuple(
             u.id
             for u in units
             if level_of(u) >= entry.level_of_care
@@ -100,8 +122,9 @@ def _eligible_units(
                 or u.region_id == entry.region_id
                 or (entry.level_of_care == 3 and level_of(u) == 3)
             )
+            and planner.within_reach(start, reach.places.get(u.id), limit)
         )
-    return cache[key]
+    return reach.cache[key]
 
 
 def execute(session: Session, *, run: PlanRun, progress: Progress | None = None) -> PlanRun:
@@ -151,7 +174,7 @@ def execute(session: Session, *, run: PlanRun, progress: Progress | None = None)
         for e in repo.entries_by_id(session, again - kept_entries).values()
         if e.status == WaitStatus.planned
     ]
-    cache: dict[tuple[int, int | None], tuple[int, ...]] = {}
+    reach = reach_of(session, campaign)
     problem = [
         planner.Entry(
             id=e.id,
@@ -161,7 +184,7 @@ def execute(session: Session, *, run: PlanRun, progress: Progress | None = None)
             value=planner.entry_value(
                 PRIORITY_NUMBER[e.priority], (campaign.starts_on - e.referred_on).days
             ),
-            units=_eligible_units(e, units, cache),
+            units=_eligible_units(e, units, reach),
             referred=e.referred_on,
         )
         for e in entries
@@ -288,7 +311,7 @@ def publish(session: Session, *, campaign: Campaign, run: PlanRun) -> int:
     if previous == run.id:
         return 0
     items = repo.items(session, run.id, standby=False, statuses=[PlanItemStatus.planned])
-    in_new = {i.entry_id for i in repo.items(session, run.id, standby=False)}
+    in_new = {i.entry_id: i for i in repo.items(session, run.id, standby=False)}
     if previous is not None:
         for old in repo.items(
             session,
@@ -297,8 +320,18 @@ def publish(session: Session, *, campaign: Campaign, run: PlanRun) -> int:
             statuses=[PlanItemStatus.planned, PlanItemStatus.booked],
         ):
             old.status = PlanItemStatus.cancelled
-            if old.entry_id not in in_new:
+            again = in_new.get(old.entry_id)
+            if again is None:
+                appointments.cancel(session, old)
                 _back_to_waiting(session, old.entry_id)
+            elif (again.facility_id, again.day) == (old.facility_id, old.day):
+                # Planned where it already was: the patient keeps the appointment.
+                again.appointment_id = old.appointment_id
+                if old.appointment_id is not None:
+                    again.status = PlanItemStatus.booked
+            else:
+                appointments.cancel(session, old)
+    items = [i for i in items if i.status == PlanItemStatus.planned]
     notified = _book(session, campaign, items)
     campaign.published_run_id = run.id
     campaign.status = CampaignStatus.published
@@ -401,7 +434,7 @@ def fill_from_standby(
         for e in [repo.entry(session, i.entry_id)]
         if e is not None
     }
-    cache: dict[tuple[int, int | None], tuple[int, ...]] = {}
+    reach = reach_of(session, campaign)
     for candidate in repo.items(session, run.id, standby=True, statuses=[PlanItemStatus.planned]):
         if candidate.service_id != freed.service_id:
             continue
@@ -412,7 +445,7 @@ def fill_from_standby(
             continue
         if (entry.patient_id, freed.day) in booked_days:
             continue
-        if unit.id not in _eligible_units(entry, [unit], cache):
+        if unit.id not in _eligible_units(entry, [unit], reach):
             continue
         candidate.facility_id, candidate.day = freed.facility_id, freed.day
         candidate.standby_rank = None

@@ -304,3 +304,23 @@ def item(session: Session, item_id: int) -> PlanItem | None:
 def insert_items(session: Session, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 5000):
         session.execute(insert(PlanItem), rows[start : start + 5000])
+
+
+def region_choices(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every first-level region, for the pages' choices."""
+    rows = session.execute(
+        select(Region.code, Region.name)
+        .where(Region.parent_id.is_(None))
+        .order_by(Region.country_code, Region.name)
+    )
+    return [(code, name) for code, name in rows]
+
+
+def facility_places(session: Session) -> dict[int, tuple[float, float]]:
+    """(latitude, longitude) of every facility whose place is known."""
+    rows = session.execute(
+        select(Facility.id, Facility.latitude, Facility.longitude).where(
+            Facility.latitude.is_not(None), Facility.longitude.is_not(None)
+        )
+    )
+    return {i: (lat, lon) for i, lat, lon in rows if lat is not None and lon is not None}

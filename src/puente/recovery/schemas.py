@@ -25,6 +25,7 @@ Goal = Annotated[int, Field(ge=1, le=1_000_000)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Reason = Annotated[str, Field(min_length=1, max_length=200)]
 ExternalRef = Annotated[str, Field(min_length=1, max_length=100)]
+Km = Annotated[int, Field(ge=1, le=20_000, description="great-circle kilometres")]
 
 
 # Waiting list -------------------------------------------------------------------
@@ -40,6 +41,7 @@ class EntryCreate(Schema):
     level_of_care: Level | None = None
     region_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     external_ref: ExternalRef | None = None
+    max_travel_km: Km | None = None
 
 
 class EntryRemove(Schema):
@@ -60,6 +62,7 @@ class EntryRead(Schema):
     status: WaitStatus
     removed_on: date | None
     waited_days: int
+    max_travel_km: int | None = None
 
 
 class KeyCount(Schema):
@@ -109,6 +112,7 @@ class CampaignCreate(Schema):
     ends_on: date
     units: Annotated[list[Code], Field(min_length=1, max_length=5000)]
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
+    max_travel_km: Km | None = None
 
 
 class CapacityIn(Schema):
@@ -150,6 +154,7 @@ class CampaignRead(Schema):
     capacity_rows: int
     goal_rows: int
     published_run_id: int | None
+    max_travel_km: int | None = None
 
 
 # Plans ---------------------------------------------------------------------------

@@ -110,6 +110,7 @@ def add_entry(session: Session, *, data: EntryCreate) -> WaitingListEntry:
         region_id=region_id,
         status=WaitStatus.waiting,
         external_ref=data.external_ref,
+        max_travel_km=data.max_travel_km,
     )
     session.add(entry)
     session.flush()
@@ -161,6 +162,7 @@ def entry_reads(
             status=e.status,
             removed_on=e.removed_on,
             waited_days=((e.removed_on or today) - e.referred_on).days,
+            max_travel_km=e.max_travel_km,
         )
         for e in entries
     ]
@@ -274,6 +276,7 @@ def create_campaign(session: Session, *, data: CampaignCreate) -> Campaign:
         starts_on=data.starts_on,
         ends_on=data.ends_on,
         status=CampaignStatus.draft,
+        max_travel_km=data.max_travel_km,
     )
     session.add(campaign)
     session.flush()
@@ -392,6 +395,7 @@ def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
         capacity_rows=repo.count_rows(session, CampaignCapacity, campaign.id),
         goal_rows=repo.count_rows(session, CampaignGoal, campaign.id),
         published_run_id=campaign.published_run_id,
+        max_travel_km=campaign.max_travel_km,
     )
 
 

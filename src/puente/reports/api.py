@@ -12,10 +12,12 @@ from fastapi import APIRouter, Depends, Query, Response
 from puente.access.gate import requires
 from puente.access.policy import Permission
 from puente.access.principal import Principal
-from puente.access.service import facility_scope
+from puente.access.service import FacilityScope, facility_scope
 from puente.deps import DB
 from puente.enums import Mode, Tier
+from puente.errors import FieldError, Forbidden
 from puente.i18n import current_language
+from puente.ledger import service as ledger
 from puente.reports import bulletin, export, service
 from puente.reports.indicators import INDICATORS, Breakdown
 from puente.reports.service import Filters
@@ -139,6 +141,20 @@ def get_measure_report(
     return Response(json.dumps(report, ensure_ascii=False), media_type="application/fhir+json")
 
 
+def _named_within(db: DB, scope: FacilityScope, codes: tuple[str, ...]) -> None:
+    """A facility named in the filter must exist and be the reader's: a
+    figure of someone else's facility is refused, not shown as zero."""
+    if not codes:
+        return
+    ids = ledger.facility_ids(db, codes)
+    outside = [code for code, fid in zip(codes, ids, strict=True) if not scope.covers(fid)]
+    if outside:
+        raise Forbidden(
+            f"Facility {', '.join(outside)} is outside your scope.",
+            errors=[FieldError("facility", f"'{c}' is outside your scope") for c in outside],
+        )
+
+
 @router.get("/reports/{indicator}")
 def get_figure(
     db: DB,
@@ -152,12 +168,14 @@ def get_figure(
     """One indicator under the filters, split by ``by`` (repeatable); as JSON,
     or as a CSV or XLSX table."""
     lang = current_language.get()
+    scope = facility_scope(db, user, Permission.ledger_read)
+    _named_within(db, scope, params.facilities)
     result = service.compute(
         db,
         indicator,
         params,
         by=by,
-        scope=facility_scope(db, user, Permission.ledger_read),
+        scope=scope,
         lang=lang,
         limit=limit,
     )

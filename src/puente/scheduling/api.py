@@ -311,8 +311,7 @@ def book_appointment(
     patient_id, access = _patient_for(request, db, user, body.patient_id, "create")
     # Keys are the caller's own: two users never collide on one.
     key = f"u{user.user_id}:{idempotency_key}" if idempotency_key else None
-    replayed = key is not None and repo.by_idempotency_key(db, key) is not None
-    appointment = service.book(
+    appointment, replayed = service.book_or_replay(
         db,
         slot_id=body.slot_id,
         patient_id=patient_id,

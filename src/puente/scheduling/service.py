@@ -368,11 +368,37 @@ def book(
     """Book a slot for a patient: confirm the patient's own hold on it, or
     take it if free. ``purpose`` defaults to the schedule's. With an
     ``idempotency_key`` a repeated request returns the first appointment."""
+    appointment, _replayed = book_or_replay(
+        session,
+        slot_id=slot_id,
+        patient_id=patient_id,
+        by_user_id=by_user_id,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        purpose=purpose,
+        now=now,
+    )
+    return appointment
+
+
+def book_or_replay(
+    session: Session,
+    *,
+    slot_id: int,
+    patient_id: int,
+    by_user_id: int | None = None,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+    purpose: AppointmentPurpose | None = None,
+    now: datetime | None = None,
+) -> tuple[Appointment, bool]:
+    """``book``, also saying whether the answer is a replay: an earlier
+    request with the same key booked it (before this one, or in parallel)."""
     moment = now or utcnow()
     if idempotency_key is not None:
         earlier = _replay(session, idempotency_key, slot_id=slot_id, patient_id=patient_id)
         if earlier is not None:
-            return earlier
+            return earlier, True
     slot, schedule = _slot(session, slot_id, moment)
     _patient(session, patient_id)
     repo.release_expired_holds(session, slot.id, moment)
@@ -388,7 +414,7 @@ def book(
         appointment.idempotency_key = idempotency_key
         appointment.booked_by_user_id = by_user_id or appointment.booked_by_user_id
         if not _flush_or_false(session):
-            return _replay_or_taken(session, idempotency_key, slot.id, patient_id)
+            return _replay_or_taken(session, idempotency_key, slot.id, patient_id), True
     else:
         appointment = Appointment(
             slot_id=slot.id,
@@ -400,10 +426,10 @@ def book(
             idempotency_key=idempotency_key,
         )
         if not _insert_live(session, appointment):
-            return _replay_or_taken(session, idempotency_key, slot.id, patient_id)
+            return _replay_or_taken(session, idempotency_key, slot.id, patient_id), True
     for hook in on_booked:
         hook(session, appointment)
-    return appointment
+    return appointment, False
 
 
 def _flush_or_false(session: Session) -> bool:
