@@ -466,7 +466,12 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=10.0, help="mean think time (s)")
     parser.add_argument("--database-url", help="the database to load and serve")
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
-    parser.add_argument("--workers", type=int, default=1, help="puente serve --workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="puente serve --workers (above 1: set PUENTE_REDIS_URL)",
+    )
     args = parser.parse_args()
     url = args.database_url
     if url is None:

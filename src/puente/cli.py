@@ -104,6 +104,13 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve Puente over HTTP."""
+    if workers > 1 and not get_settings().redis_url:
+        # Each worker keeps its own visit rooms unless they meet in Redis:
+        # two browsers of one call on two workers would never see each other.
+        err.print(
+            "[red]--workers above 1 needs PUENTE_REDIS_URL (visit rooms meet in Redis).[/red]"
+        )
+        raise typer.Exit(code=2)
     _serve(host, port, workers)
 
 

@@ -115,6 +115,7 @@ class Server:
     log: Path | None = None
     starts: int = 0
     options: tuple[str, ...] = ()
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         self.starts += 1
@@ -125,6 +126,7 @@ class Server:
             "PUENTE_DATABASE_URL": self.url,
             "PUENTE_ENVIRONMENT": "test",
             "PUENTE_DATA_DIR": str(self.workdir / "data"),
+            **self.extra_env,
         }
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
