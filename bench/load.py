@@ -25,8 +25,10 @@ runs as a subprocess on a free port, and the users work:
 Each user waits a random think time (exponential, mean ``--think`` seconds, 10 by default)
 between actions, as people do. A slot taken between listing and booking (409)
 is a conflict, not an error; any other non-2xx answer or a transport error
-is. Beside the figures: the ceiling of the same server on this machine, its
-no-op ``/healthz`` with the same users and no think time. Not a timed test.
+is (a request that meets a keep-alive connection closed under it is sent once
+more, as browsers do, and counted as a retry). Beside the figures: the
+ceiling of the same server on this machine, its no-op ``/healthz`` with the
+same users and no think time. Not a timed test.
 Prints a line per step on stderr, then one JSON line with the figures.
 """
 
@@ -76,7 +78,12 @@ from puente.scheduling.models import Schedule
 PUENTE = Path(sys.executable).with_name("puente")
 # uvicorn closes a connection idle for 5 s; a client that keeps one longer may
 # send on a socket the server is closing (a ReadError that is nobody's fault).
-LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=4)
+# Idle connections are dropped after 2 s here, and a request that still meets
+# a connection closed under it is sent once more, as browsers do; every
+# request here may be (GETs, and writes with an Idempotency-Key). Retries are
+# counted apart.
+LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=2)
+CLOSED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 SHARES = {"patient": 0.50, "spoke": 0.20, "unit": 0.15, "manager": 0.15}
 
 
@@ -250,6 +257,7 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     conflicts: int = 0
+    retries: int = 0
     samples: list[str] = field(default_factory=list)
     actions: int = 0
 
@@ -291,10 +299,13 @@ class Person:
         self, kind: str, method: str, path: str, ok: tuple[int, ...] = (200,), **kw: Any
     ) -> httpx.Response | None:
         began = time.perf_counter()
+        headers = {**self.headers, **kw.pop("headers", {})}
         try:
-            r = await self.client.request(
-                method, path, headers={**self.headers, **kw.pop("headers", {})}, **kw
-            )
+            try:
+                r = await self.client.request(method, path, headers=headers, **kw)
+            except CLOSED_UNDER_US:
+                self.tally.retries += 1
+                r = await self.client.request(method, path, headers=headers, **kw)
         except httpx.HTTPError as exc:
             self.tally.error(kind, repr(exc))
             return None
@@ -530,7 +541,8 @@ def main() -> None:
     )
     _log(f"  ceiling (/healthz, same users, no think time): {roof['per_s']} /s,"
          f" p50 {roof['p50_ms']} ms, p99 {roof['p99_ms']} ms")  # fmt: skip
-    _log(f"  {tally.actions} actions, {tally.conflicts} booking conflicts (409), {errors} errors")
+    _log(f"  {tally.actions} actions, {tally.conflicts} booking conflicts (409), {errors} errors,"
+         f" {tally.retries} requests sent again on a connection closed under them")  # fmt: skip
     for sample in tally.samples:
         _log(f"    {sample}")
     for line in crashes[:10]:
@@ -552,6 +564,7 @@ def main() -> None:
         "overall": overall,
         "kinds": kinds,
         "conflicts": tally.conflicts,
+        "retries": tally.retries,
         "errors": errors,
         "errors_by_kind": tally.errors,
         "ceiling_healthz": roof,
