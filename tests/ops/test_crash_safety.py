@@ -146,6 +146,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.stop()  # never leave a server behind
         raise AssertionError(f"the server did not become ready:\n{self.tail()}")
 
     def kill(self) -> None:
@@ -414,8 +415,8 @@ def test_a_server_killed_mid_load_keeps_every_acknowledged_write_and_nothing_hal
 ) -> None:
     world = build_world(crash_url)
     server = Server(crash_url, tmp_path)
-    server.start()
     try:
+        server.start()
         load = Load(server.base, world.headers)
         run_load(load, world, server)
         assert not load.failures, (load.failures[:5], server.tail())

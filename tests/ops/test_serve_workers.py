@@ -48,8 +48,8 @@ def test_two_worker_processes_serve_one_database(backend: str, tmp_path: Path) -
     assert REDIS_URL
     redis = {"PUENTE_REDIS_URL": REDIS_URL, "PUENTE_REDIS_PREFIX": f"puente-{uuid.uuid4().hex}:"}
     server = Server(url, tmp_path, options=("--workers", "2"), extra_env=redis)
-    server.start()
     try:
+        server.start()
         with httpx.Client(base_url=server.base, headers=headers, timeout=60) as client:
             slot = client.get("/api/slots", params={"limit": 1}).json()["items"][0]["id"]
             key = {"Idempotency-Key": "ivan-monday"}
