@@ -26,6 +26,7 @@ from puente.errors import install_handlers, problem
 from puente.i18n import current_language, negotiate, normalise_language
 from puente.migrate import head_revisions
 from puente.openapi import install as install_openapi
+from puente.ops.admission import AdmissionLimit
 from puente.ops.metrics import REGISTRY, database_lines
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -162,8 +163,10 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    limit: int | None = None
     if session_factory is None:
-        engine = make_engine(settings.database_url)
+        limit = settings.max_concurrent_requests
+        engine = make_engine(settings.database_url, **pool_options(settings.database_url, limit))
         session_factory = make_sessionmaker(engine)
     app.state.sessionmaker = session_factory
     if settings.oidc_enabled:
@@ -261,4 +264,15 @@ def create_app(
     for prefix, router in _routers():
         app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if limit is not None:
+        # Outermost, so a waiting request holds nothing.
+        app.add_middleware(AdmissionLimit, limit=limit)
     return app
+
+
+def pool_options(url: str, limit: int) -> dict[str, int]:
+    """A connection for every admitted request, and a few more for what is
+    not admitted through the limit (WebSocket rooms, background tasks)."""
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return {}  # one shared in-memory database: SQLAlchemy's own pool
+    return {"pool_size": limit, "max_overflow": 10}

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.orm import Session, sessionmaker
 
 from puente.config import Settings, get_settings
-from puente.db import make_engine, make_sessionmaker, unit_of_work
+from puente.db import analyze, make_engine, make_sessionmaker, unit_of_work
 from puente.enums import AccessRole
 from puente.errors import PuenteError
 
@@ -78,12 +78,20 @@ def _start_background_work(settings: Settings) -> None:
     threading.Thread(target=work, name="puente-notify", daemon=True).start()
 
 
-def _serve(host: str, port: int) -> None:
+def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from puente.app import create_app
 
     _start_background_work(get_settings())
+    if workers > 1:
+        # Each worker process builds its own app (and pool) from the settings;
+        # the notifications thread stays in this, the supervising process.
+        uvicorn.run(
+            "puente.app:create_app", factory=True, host=host, port=port, workers=workers,
+            log_level="info",
+        )  # fmt: skip
+        return
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
@@ -91,9 +99,19 @@ def _serve(host: str, port: int) -> None:
 def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (one core each, at most)")
+    ] = 1,
 ) -> None:
     """Serve Puente over HTTP."""
-    _serve(host, port)
+    if workers > 1 and not get_settings().redis_url:
+        # Each worker keeps its own visit rooms unless they meet in Redis:
+        # two browsers of one call on two workers would never see each other.
+        err.print(
+            "[red]--workers above 1 needs PUENTE_REDIS_URL (visit rooms meet in Redis).[/red]"
+        )
+        raise typer.Exit(code=2)
+    _serve(host, port, workers)
 
 
 @app.command()
@@ -114,6 +132,7 @@ def demo(
         summary = load_demo(
             session, seed=seed, progress=lambda d, t: bar.update(task, completed=d, total=t)
         )
+    analyze(get_settings().database_url)
     console.print(f"[green]{summary}[/green] ({time.perf_counter() - started:.1f} s)")
     _print_demo_accounts(factory)
     if not load_only:

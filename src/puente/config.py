@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "development-only-secret-change-me"
@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     # `puente serve` sends due notifications from a thread of its own process;
     # turn off when `puente notify run` runs as a separate service.
     notify_in_process: bool = True
+    # Requests let into the app at once (the others wait their turn), and the
+    # database connections kept for them (puente.ops.admission says why).
+    max_concurrent_requests: int = Field(default=20, ge=1, le=500)
+    # Dashboard pages keep each figure this long (puente.reports.cache); 0, the
+    # default, keeps none: a new ledger row shows at once (issue 7, "live").
+    dashboard_cache_seconds: float = Field(default=0.0, ge=0, le=3600)
 
     @property
     def oidc_enabled(self) -> bool:

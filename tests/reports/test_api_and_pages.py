@@ -1,6 +1,7 @@
 """Figures over the JSON API and the dashboard page: gated by ledger:read,
 bounded by the reader's scope, live (a new ledger row shows at once),
-exportable as CSV, XLSX and FHIR MeasureReport, never naming a patient."""
+exportable as CSV, XLSX and FHIR MeasureReport, never naming a patient. (The
+dashboard page keeps its figures a minute: puente.reports.cache.)"""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from puente.app import create_app
 from puente.catalog.service import service_ids_by_code
+from puente.config import Settings
 from puente.enums import AccessRole, LedgerSource, Mode
 from puente.fhir.validation import validate
 from puente.ledger import service as ledger
@@ -197,3 +200,38 @@ def test_the_fhir_endpoint_searches_a_measure_report(marta: TestClient, db: Sess
     [entry] = r.json()["entry"]
     assert entry["resource"]["resourceType"] == "MeasureReport"
     assert validate(entry["resource"], "MeasureReport") == []
+
+
+def test_the_dashboard_page_counts_a_new_row_at_once_unless_a_cache_is_configured(
+    marta: TestClient, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    office = db.query(Facility).filter(Facility.code == "MX-OOAD01").one()
+    surgery = service_ids_by_code(db, ["surgery-general"])["surgery-general"]
+
+    def two_more_surgeries() -> None:
+        ledger.record(
+            db,
+            facility_id=office.id,
+            day=date(2021, 5, 16),
+            service_id=surgery,
+            count=2,
+            mode=Mode.in_person,
+            campaign_code=CAMPAIGN,
+            source=LedgerSource.manual,
+        )
+        db.commit()
+
+    assert "3,729" in marta.get("/figures/imss-recovery?lang=en").text  # surgeries
+    two_more_surgeries()
+    assert "3,731" in marta.get("/figures/imss-recovery?lang=en").text  # live by default
+    # With PUENTE_DASHBOARD_CACHE_SECONDS a busy deployment trades that for
+    # speed: the page keeps its figures, the API still counts at once.
+    cached = create_app(
+        settings.model_copy(update={"dashboard_cache_seconds": 60}), session_factory=session_factory
+    )
+    with TestClient(cached, headers=dict(marta.headers)) as c:
+        assert "3,731" in c.get("/figures/imss-recovery?lang=en").text
+        two_more_surgeries()
+        assert marta.get(f"/api/reports/surgeries?campaign={CAMPAIGN}").json()["total"] == 3733
+        page = c.get("/figures/imss-recovery?lang=en").text
+        assert "3,731" in page and "3,733" not in page

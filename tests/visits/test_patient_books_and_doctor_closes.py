@@ -214,3 +214,23 @@ def test_cancelling_frees_the_slot_and_withdraws_the_reminders(
         )
     ).all()
     assert pending == []
+
+
+def test_a_patient_who_prefers_uzbek_books_and_is_told_in_english(
+    app: FastAPI, clinic: Clinic, db: Session
+) -> None:
+    # Puente speaks en/es/ru/vi; the demo's migrant patients prefer uz, tg, lo…
+    # Booking used to answer 500 (no Babel locale for 'uz' in the message).
+    from puente.people.models import Patient
+
+    patient = db.get(Patient, clinic.patient)
+    assert patient is not None
+    patient.preferred_language = "uz"
+    db.commit()
+    visit = book(app, clinic)
+    message = db.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == f"appointment:{visit['appointment_id']}:booked"
+        )
+    )
+    assert message is not None and message.language == "en"

@@ -80,8 +80,13 @@ def render(template: str, language: str, **values: Any) -> tuple[str, str]:
     return gettext(subject, language), gettext(body, language).format(**values)
 
 
-def when(moment: datetime, timezone: str, language: str) -> str:
-    return format_moment(moment, timezone, language, fmt="medium")
+def when(moment: datetime, timezone: str, language: str | None) -> str:
+    """The moment as the message's language writes it: a patient's preferred
+    language Puente has no messages in (Uzbek, Lao, …) gets English, as
+    :func:`enqueue` does."""
+    return format_moment(
+        moment, timezone, language if language in LANGUAGES else "en", fmt="medium"
+    )
 
 
 def enqueue(

@@ -36,6 +36,7 @@ from puente.errors import FieldError, ImportFailed, NotFound, PayloadTooLarge
 from puente.ledger import imports as ledger_imports
 from puente.network.models import Facility, Program, Region
 from puente.reports import service
+from puente.reports.cache import TimedCache
 from puente.reports.indicators import INDICATORS, Breakdown
 from puente.reports.service import Filters
 from puente.web.templating import render
@@ -277,6 +278,15 @@ async def import_upload(
     return _import_page(request, result=result, file_name=name)
 
 
+def _figure_cache(request: Request) -> TimedCache[service.Result]:
+    """The app's cache of dashboard figures (one per app, so per database)."""
+    state = request.app.state
+    cache: TimedCache[service.Result] | None = getattr(state, "dashboard_figures", None)
+    if cache is None:
+        cache = state.dashboard_figures = TimedCache(state.settings.dashboard_cache_seconds)
+    return cache
+
+
 @router.get("/figures/{program_code}", response_class=HTMLResponse)
 def dashboard(
     request: Request,
@@ -298,8 +308,13 @@ def dashboard(
     layout = LAYOUTS[program.kind]
     filters = drill.filters()
 
+    cache = _figure_cache(request)
+
     def figure(code: str, by: list[Breakdown], limit: int | None = None) -> service.Result:
-        return service.compute(db, code, filters, by=by, scope=scope, lang=lang, limit=limit)
+        return cache.get(
+            (code, filters, tuple(by), limit, scope, lang),
+            lambda: service.compute(db, code, filters, by=by, scope=scope, lang=lang, limit=limit),
+        )
 
     kpis = [(INDICATORS[code], figure(code, []).total) for code in layout.kpis]
     main = INDICATORS[layout.main]
