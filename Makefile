@@ -24,10 +24,10 @@ demo: $(STAMP) ## Migrate, load the demo world into var/puente.db and serve http
 serve: $(STAMP) ## Serve the configured database on http://127.0.0.1:8000
 	$(BIN)/puente serve --port 8000
 
-chromium: ## Install Debian's Chromium for the browser tests when it is missing
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; fi; }
+chromium: ## Install Debian's Chromium (browser tests) and Janus (conference SFU tests) when missing
+	@{ command -v chromium && command -v janus; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core janus; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core janus; fi; }
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check src tests bench scripts
