@@ -155,6 +155,19 @@ MATRIX: dict[str, dict[str, tuple[str, str]]] = {
         )
         for user in USERS
     },
+    # A case is seen by the staff taking part in consultations at its spoke
+    # (or its hub); managers, planners, facility administrators and patients
+    # do not see cases.
+    "read a consult case asked from the facility": {
+        user: (
+            (OK, OK)
+            if user == "admin"
+            else (OK, HIDDEN)
+            if user in ("dr.moscow", "hub.coord", "hub.doctor")
+            else (DENIED, DENIED)
+        )
+        for user in USERS
+    },
     "read a hub's consult queue": {
         user: (
             (OK, OK)
@@ -258,6 +271,8 @@ def _attempt(
             "clinical_summary": "Dolor torácico atípico, ECG sin cambios.",
         }
         return client.post("/api/consults", json=body).status_code
+    if operation == "read a consult case asked from the facility":
+        return client.get(f"/api/consults/{_case_from(db, facility, patient)}").status_code
     if operation == "read a hub's consult queue":
         return client.get(
             "/api/consults/queue", params={"facility_code": facility.code}
@@ -266,6 +281,28 @@ def _attempt(
 
 
 CONSULT = "consult-cardiology"
+
+
+def _case_from(db: Session, facility: Facility, patient: Patient) -> int:
+    """A routine cardiology case asked from ``facility`` about ``patient``."""
+    from puente.catalog.models import Specialty
+    from puente.consults import service as consults
+    from puente.consults.schemas import CaseCreate
+
+    cardiology = db.scalar(select(Specialty.id).where(Specialty.code == "cardiology"))
+    assert cardiology is not None
+    data = CaseCreate(
+        spoke_facility_code=facility.code,
+        patient_id=patient.id,
+        specialty_code="cardiology",
+        urgency="routine",
+        question="¿Cateterismo o tratamiento médico?",
+        clinical_summary="Dolor torácico atípico, ECG sin cambios.",
+    )
+    case, _ = consults.create_case(
+        db, data=data, spoke_facility_id=facility.id, specialty_id=cardiology, by_user_id=None
+    )
+    return case.id
 
 
 def _free_slot(db: Session, facility: Facility) -> int:

@@ -93,6 +93,28 @@ def test_a_spoke_without_support_links_asks_up_the_tier_chain(app: FastAPI, net:
     assert r.json()["hub_facility_code"] == "VN-DIENBIEN"
 
 
+def test_a_case_never_crosses_a_border_without_a_support_link(app: FastAPI, net: Net) -> None:
+    """Dr Ortega's Mexican clinic has no link to Vietnam's hubs: her case
+    waits unrouted at home instead of landing at Bach Mai."""
+    from puente.enums import AccessRole
+    from tests import factories as f
+
+    f.facility(net.db, "MX-JAL-UMF48", "UMF 48 Guadalajara", region_code="MX-JAL")
+    ortega = f.user(net.db, "dr.ortega", AccessRole.clinician, "MX-JAL-UMF48")
+    net.headers["dr.ortega"] = f.bearer(net.db, ortega)
+    r = ask(
+        app,
+        net,
+        "dr.ortega",
+        spoke_facility_code="MX-JAL-UMF48",
+        patient_id=None,
+        patient_age_years=61,
+        urgency="routine",
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["hub_facility_code"]) == ("unrouted", None)
+
+
 def test_a_resubmission_with_the_same_idempotency_key_never_creates_a_second_case(
     app: FastAPI, net: Net
 ) -> None:

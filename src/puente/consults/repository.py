@@ -102,22 +102,24 @@ def hubs_of_hubs(session: Session, spoke_id: int, specialty_id: int) -> list[int
 
 
 def central_hubs(session: Session, country_code: str, specialty_id: int) -> list[int]:
-    """The top of the chain: central-tier hubs that support some spoke for
-    the specialty, those of the spoke's own country first."""
+    """The top of the chain: central-tier hubs of the spoke's own country
+    that support some spoke for the specialty. Another country's hubs are
+    reached only through a support link agreed with them (a case — and its
+    patient — never crosses a border the network has not set up)."""
     rows = session.execute(
-        select(Facility.id, Facility.country_code)
+        select(Facility.id)
         .join(SupportLink, SupportLink.hub_id == Facility.id)
         .where(
             Facility.tier == Tier.central,
+            Facility.country_code == country_code,
             Facility.active.is_(True),
             SupportLink.active.is_(True),
             _covers(specialty_id),
         )
-        .group_by(Facility.id, Facility.country_code)
+        .group_by(Facility.id)
         .order_by(Facility.id)
     )
-    found = [(int(i), str(c)) for i, c in rows]
-    return [i for i, c in found if c == country_code] + [i for i, c in found if c != country_code]
+    return [int(i) for (i,) in rows]
 
 
 def active_facility_ids(session: Session, ids: Collection[int]) -> set[int]:
