@@ -37,6 +37,18 @@ USERS = [
 
 OK, DENIED, HIDDEN = "ok", "denied", "hidden"  # 2xx, 403, 404
 
+
+def _row(
+    *, everywhere: tuple[str, ...], own: tuple[str, ...], outside: str
+) -> dict[str, tuple[str, str]]:
+    """Users in ``everywhere`` may, inside and outside; those in ``own``
+    inside their scope only (``outside``: refused or hidden); others not."""
+    return {
+        user: (OK, OK) if user in everywhere else (OK, outside) if user in own else (DENIED, DENIED)
+        for user in USERS
+    }
+
+
 # operation → user → (inside scope, outside scope)
 MATRIX: dict[str, dict[str, tuple[str, str]]] = {
     "read patient": {
@@ -103,81 +115,40 @@ MATRIX: dict[str, dict[str, tuple[str, str]]] = {
     },
     # The ledger is written by facility administrators and campaign planners,
     # for their own facilities only.
-    "record a service in the ledger": {
-        user: (
-            (OK, OK)
-            if user == "admin"
-            else (OK, DENIED)
-            if user in ("clinic.admin", "planner")
-            else (DENIED, DENIED)
-        )
-        for user in USERS
-    },
+    "record a service in the ledger": _row(
+        everywhere=("admin",), own=("clinic.admin", "planner"), outside=DENIED
+    ),
     # Figures: managers everywhere; facility staff who read the ledger, for
     # their own facilities; a named facility outside the scope is refused.
-    "read ledger figures of a facility": {
-        user: (
-            (OK, OK)
-            if user in ("admin", "analyst")
-            else (OK, DENIED)
-            if user in ("clinic.admin", "hub.coord", "planner")
-            else (DENIED, DENIED)
-        )
-        for user in USERS
-    },
-    "read an indicator of a facility": {
-        user: (
-            (OK, OK)
-            if user in ("admin", "analyst")
-            else (OK, DENIED)
-            if user in ("clinic.admin", "hub.coord", "planner")
-            else (DENIED, DENIED)
-        )
-        for user in USERS
-    },
+    "read ledger figures of a facility": _row(
+        everywhere=("admin", "analyst"),
+        own=("clinic.admin", "hub.coord", "planner"),
+        outside=DENIED,
+    ),
+    "read an indicator of a facility": _row(
+        everywhere=("admin", "analyst"),
+        own=("clinic.admin", "hub.coord", "planner"),
+        outside=DENIED,
+    ),
     # Recovery: only planners fill the waiting list, for patients they may see.
-    "put a patient on the waiting list": {
-        user: (
-            (OK, OK) if user == "admin" else (OK, HIDDEN) if user == "planner" else (DENIED, DENIED)
-        )
-        for user in USERS
-    },
+    "put a patient on the waiting list": _row(
+        everywhere=("admin",), own=("planner",), outside=HIDDEN
+    ),
     # Remote consultation: clinicians (and hub specialists, who also refer
     # upwards) ask from their own facility; the queue is read by those who
     # take part in consultations, at their own facilities.
-    "ask a hub for a consult": {
-        user: (
-            (OK, OK)
-            if user == "admin"
-            else (OK, DENIED)
-            if user in ("dr.moscow", "hub.doctor")
-            else (DENIED, DENIED)
-        )
-        for user in USERS
-    },
+    "ask a hub for a consult": _row(
+        everywhere=("admin",), own=("dr.moscow", "hub.doctor"), outside=DENIED
+    ),
     # A case is seen by the staff taking part in consultations at its spoke
     # (or its hub); managers, planners, facility administrators and patients
     # do not see cases.
-    "read a consult case asked from the facility": {
-        user: (
-            (OK, OK)
-            if user == "admin"
-            else (OK, HIDDEN)
-            if user in ("dr.moscow", "hub.coord", "hub.doctor")
-            else (DENIED, DENIED)
-        )
-        for user in USERS
-    },
-    "read a hub's consult queue": {
-        user: (
-            (OK, OK)
-            if user == "admin"
-            else (OK, DENIED)
-            if user in ("dr.moscow", "hub.coord", "hub.doctor")
-            else (DENIED, DENIED)
-        )
-        for user in USERS
-    },
+    "read a consult case asked from the facility": _row(
+        everywhere=("admin",), own=("dr.moscow", "hub.coord", "hub.doctor"), outside=HIDDEN
+    ),
+    "read a hub's consult queue": _row(
+        everywhere=("admin",), own=("dr.moscow", "hub.coord", "hub.doctor"), outside=DENIED
+    ),
 }
 
 

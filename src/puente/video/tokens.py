@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -84,25 +84,31 @@ def issue_room_token(
     return jwt.encode(claims, _key(secret), algorithm="HS256")
 
 
-def read_room_token(
-    secret: str, token: str | None, *, visit_id: int, now: datetime | None = None
-) -> RoomPass:
-    """The pass in ``token`` for ``visit_id``; raises InvalidRoomToken."""
+def _claims(token: str | None, key: bytes, audience: str, now: datetime | None) -> dict[str, Any]:
+    """The verified, unexpired claims of a room or conference token."""
     if not token:
         raise InvalidRoomToken("no room token")
     moment = now or utcnow()
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
-            _key(secret),
+            key,
             algorithms=["HS256"],
-            audience=AUDIENCE,
+            audience=audience,
             options={"require": ["exp", "sub", "aud"], "verify_exp": False},
         )
     except jwt.PyJWTError as exc:
         raise InvalidRoomToken(f"bad room token: {exc}") from exc
     if int(claims["exp"]) <= moment.timestamp():
         raise InvalidRoomToken("the room token has expired; reload the page")
+    return claims
+
+
+def read_room_token(
+    secret: str, token: str | None, *, visit_id: int, now: datetime | None = None
+) -> RoomPass:
+    """The pass in ``token`` for ``visit_id``; raises InvalidRoomToken."""
+    claims = _claims(token, _key(secret), AUDIENCE, now)
     if claims.get("visit") != visit_id:
         raise InvalidRoomToken("the room token is for another visit", CLOSE_FORBIDDEN)
     try:
@@ -115,7 +121,7 @@ def read_room_token(
         user_id=user_id,
         side=side,
         name=str(claims.get("name", "")),
-        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=moment.tzinfo),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
     )
 
 
@@ -177,21 +183,7 @@ def read_conference_token(
     secret: str, token: str | None, *, conference_id: int, now: datetime | None = None
 ) -> ConferencePass:
     """The pass in ``token`` for ``conference_id``; raises InvalidRoomToken."""
-    if not token:
-        raise InvalidRoomToken("no room token")
-    moment = now or utcnow()
-    try:
-        claims = jwt.decode(
-            token,
-            _conference_key(secret),
-            algorithms=["HS256"],
-            audience=CONFERENCE_AUDIENCE,
-            options={"require": ["exp", "sub", "aud"], "verify_exp": False},
-        )
-    except jwt.PyJWTError as exc:
-        raise InvalidRoomToken(f"bad room token: {exc}") from exc
-    if int(claims["exp"]) <= moment.timestamp():
-        raise InvalidRoomToken("the room token has expired; reload the page")
+    claims = _claims(token, _conference_key(secret), CONFERENCE_AUDIENCE, now)
     if claims.get("conference") != conference_id:
         raise InvalidRoomToken("the room token is for another conference", CLOSE_FORBIDDEN)
     try:
@@ -203,5 +195,5 @@ def read_conference_token(
         user_id=user_id,
         name=str(claims.get("name", "")),
         chair=claims.get("chair") is True,
-        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=moment.tzinfo),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
     )
