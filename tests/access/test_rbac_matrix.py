@@ -146,6 +146,10 @@ MATRIX: dict[str, dict[str, tuple[str, str]]] = {
     "read a consult case asked from the facility": _row(
         everywhere=("admin",), own=("dr.moscow", "hub.coord", "hub.doctor"), outside=HIDDEN
     ),
+    # Day-of capture: the units' own staff (and planners), at their units.
+    "capture a campaign day's screenings": _row(
+        everywhere=("admin",), own=("clinic.admin", "dr.moscow", "planner"), outside=DENIED
+    ),
     "read a hub's consult queue": _row(
         everywhere=("admin",), own=("dr.moscow", "hub.coord", "hub.doctor"), outside=DENIED
     ),
@@ -244,6 +248,10 @@ def _attempt(
         return client.post("/api/consults", json=body).status_code
     if operation == "read a consult case asked from the facility":
         return client.get(f"/api/consults/{_case_from(db, facility, patient)}").status_code
+    if operation == "capture a campaign day's screenings":
+        code = _campaign_at(db, facility)
+        body = {"facility_code": facility.code, "day": "2026-11-28", "counts": {SCREEN: 40}}
+        return client.post(f"/api/campaigns/{code}/captures/counts", json=body).status_code
     if operation == "read a hub's consult queue":
         return client.get(
             "/api/consults/queue", params={"facility_code": facility.code}
@@ -252,6 +260,28 @@ def _attempt(
 
 
 CONSULT = "consult-cardiology"
+SCREEN = "screen-mammography"
+
+
+def _campaign_at(db: Session, facility: Facility) -> str:
+    """A weekend screening campaign with ``facility`` as its one unit."""
+    from datetime import date
+
+    from puente.recovery import service as recovery
+    from puente.recovery.schemas import CampaignCreate, LineIn
+
+    code = f"matrix-{facility.code.lower()}"
+    data = CampaignCreate(
+        code=code,
+        name="Jornada de la matriz",
+        country=facility.country_code,
+        starts_on=date(2026, 11, 28),
+        ends_on=date(2026, 11, 29),
+        units=[facility.code],
+        lines=[LineIn(service_code=SCREEN, capacity_kind="screening_slots")],
+    )
+    recovery.create_campaign(db, data=data)
+    return code
 
 
 def _case_from(db: Session, facility: Facility, patient: Patient) -> int:
