@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from puente import __version__
 from puente.access.gate import install_handlers as install_access_handlers
-from puente.access.gate import requires
+from puente.access.gate import request_id, requires
 from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.config import Settings, get_settings
@@ -27,6 +28,7 @@ from puente.i18n import current_language, negotiate, normalise_language
 from puente.migrate import head_revisions
 from puente.openapi import install as install_openapi
 from puente.ops.admission import AdmissionLimit
+from puente.ops.logs import current_request_id
 from puente.ops.metrics import REGISTRY, database_lines
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -37,6 +39,9 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 ROOM_UPLOAD = re.compile(r"^/api/visits/\d+/files$")
 # CSV imports uploaded from the pages; the route streams them to a file.
 IMPORT_UPLOAD = re.compile(r"^/figures/import$")
+
+
+ACCESS_LOG = logging.getLogger("puente.access")
 
 
 def schema_revisions(engine: Engine) -> set[str]:
@@ -184,13 +189,33 @@ def create_app(
     ) -> Response:
         started = time.perf_counter()
         status = 500
+        # The request's id: the caller's X-Request-Id or a new one; it goes
+        # into every log line and audit record of the request and back out.
+        rid = request_id(request)
+        token = current_request_id.set(rid)
         try:
             response = await call_next(request)
             status = response.status_code
+            response.headers["X-Request-Id"] = rid
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
             return response
         finally:
             elapsed = time.perf_counter() - started
-            REGISTRY.observe(request.method, route_template(request), status, elapsed)
+            template = route_template(request)
+            REGISTRY.observe(request.method, template, status, elapsed)
+            ACCESS_LOG.info(
+                "%s %s %s",
+                request.method,
+                template,
+                status,
+                extra={
+                    "method": request.method,
+                    "route": template,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 1),
+                },
+            )
+            current_request_id.reset(token)
 
     @app.middleware("http")
     async def limit_body_and_set_language(

@@ -82,17 +82,20 @@ def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from puente.app import create_app
+    from puente.ops.logs import configure
 
-    _start_background_work(get_settings())
+    settings = get_settings()
+    log_config = configure(settings.log_format)
+    _start_background_work(settings)
     if workers > 1:
         # Each worker process builds its own app (and pool) from the settings;
         # the notifications thread stays in this, the supervising process.
         uvicorn.run(
             "puente.app:create_app", factory=True, host=host, port=port, workers=workers,
-            log_level="info",
+            log_level="info", log_config=log_config,
         )  # fmt: skip
         return
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", log_config=log_config)
 
 
 @app.command()

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # Dashboard pages keep each figure this long (puente.reports.cache); 0, the
     # default, keeps none: a new ledger row shows at once (issue 7, "live").
     dashboard_cache_seconds: float = Field(default=0.0, ge=0, le=3600)
+    # One JSON object per log line (puente.ops.logs), or plain text.
+    log_format: Literal["json", "text"] = "json"
 
     @property
     def oidc_enabled(self) -> bool:

@@ -1,0 +1,76 @@
+"""Structured logs: one JSON line per request with the request id, the same
+id in the response header and in the audit record of the patient read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from puente.access.models import AuditEvent
+from puente.ops.logs import JsonFormatter, configure
+from tests import factories as f
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def lines() -> Iterator[Lines]:
+    handler = Lines()
+    logger = logging.getLogger("puente.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def test_a_patient_read_logs_one_json_line_whose_request_id_is_in_the_audit_record(
+    registrar: TestClient, db: Session, lines: Lines
+) -> None:
+    lucia = f.patient(db, "Hernández", "Lucía")
+    r = registrar.get(f"/api/patients/{lucia.id}", headers={"X-Request-Id": "lb-7f3a-0001"})
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == "lb-7f3a-0001"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    [line] = [x for x in lines.lines if x.get("request_id") == "lb-7f3a-0001"]
+    assert line["route"] == "/api/patients/{patient_id}"  # the template, not the id
+    assert line["status"] == 200 and line["method"] == "GET"
+    assert isinstance(line["ms"], float) and line["level"] == "info"
+    audit = db.scalars(select(AuditEvent).where(AuditEvent.patient_id == lucia.id)).all()
+    assert [a.request_id for a in audit] == ["lb-7f3a-0001"]
+
+
+def test_a_request_without_an_id_gets_a_fresh_one_each_time(
+    registrar: TestClient, lines: Lines
+) -> None:
+    first = registrar.get("/api/facilities").headers["x-request-id"]
+    second = registrar.get("/api/facilities").headers["x-request-id"]
+    assert first and second and first != second
+    assert {x["request_id"] for x in lines.lines} >= {first, second}
+
+
+def test_the_uvicorn_config_writes_json_or_text_as_configured() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        config = configure("json")
+        assert config["formatters"]["default"] == {"()": "puente.ops.logs.JsonFormatter"}
+        assert isinstance(root.handlers[0].formatter, JsonFormatter)
+        text = configure("text")
+        assert "format" in text["formatters"]["default"]
+        assert not isinstance(root.handlers[0].formatter, JsonFormatter)
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
