@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -36,11 +37,14 @@ from tests.conftest import migrated_url
 from tests.consults.network import build
 from tests.scheduling.world import moscow_world, next_monday, virtual_schedule
 
-FUZZ_EXAMPLES = int(os.environ.get("PUENTE_FUZZ_EXAMPLES", "4"))
+FUZZ_EXAMPLES = int(os.environ.get("PUENTE_FUZZ_EXAMPLES", "6"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 # Operations that would sign Rosa herself out mid-run (not errors; they
-# just end the run's authority): her own password, her own reset.
-SIGN_OUT = r"^/api/(auth/password|users/\{username\}/password-reset)$"
+# just end the run's authority): revoking her token, her own password, a reset.
+SIGN_OUT = (
+    r"^(DELETE /api/auth/token"
+    r"|(POST|PUT|PATCH) /api/(auth/password|users/\{username\}/password-reset))$"
+)
 
 
 @dataclass
@@ -90,8 +94,10 @@ def _labels() -> list[str]:
     out = []
     for path, item in app.openapi()["paths"].items():
         for method in item:
-            if method in ("get", "post", "put", "patch", "delete") and not re.match(SIGN_OUT, path):
-                out.append(f"{method.upper()} {path}")
+            label = f"{method.upper()} {path}"
+            wanted = method in ("get", "post", "put", "patch", "delete")
+            if wanted and not re.match(SIGN_OUT, label):
+                out.append(label)
     return sorted(out)
 
 
@@ -121,6 +127,10 @@ def _fuzz(api_schema: Any, target: Target, label: str) -> None:
         except Unsatisfiable:
             # No parameters to make invalid (GET /fhir/metadata, say).
             assert mode is GenerationMode.NEGATIVE, label
+    # Still signed in: the operations after this one are fuzzed as Rosa, not
+    # refused as anonymous (a run that revoked her token would prove nothing).
+    with TestClient(target.app, headers=target.headers) as c:
+        assert c.get("/api/auth/me").status_code == 200, f"{label} signed Rosa out"
 
 
 def test_the_fuzzer_sees_every_operation_of_both_runs() -> None:
