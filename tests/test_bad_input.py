@@ -139,3 +139,18 @@ def test_an_unknown_id_in_the_path_is_a_4xx_on_every_route_that_takes_one(
             if method in item:
                 r = admin.request(method, _url(path), json={})
                 _problem(r)
+
+
+def test_a_nul_character_is_refused_naming_the_field_in_a_body_or_the_address(
+    registrar: TestClient,
+) -> None:
+    body = {"family_name": "Ivanova", "given_names": "Anna", "email": "anna@example.ru\u0000"}
+    r = registrar.post("/api/practitioners", json=body)
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["email"]
+    r = registrar.get("/api/audit", params={"agent": "rosa\u0000"})
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["field"] == "query"
+    # An id larger than the tables' 32-bit ids names nothing: a 422, not a 500.
+    assert registrar.get("/api/audit", params={"patient": 2**31}).status_code == 422
+    assert registrar.get(f"/api/visits/{2**63}/messages").status_code == 422

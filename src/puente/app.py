@@ -221,6 +221,15 @@ def create_app(
     async def limit_body_and_set_language(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        raw = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
+        if b"%00" in raw or b"\x00" in raw:
+            # No text column stores a NUL (PostgreSQL refuses it): say so here.
+            return problem(
+                400,
+                "Bad request",
+                "The address contains a NUL character.",
+                errors=[{"field": "query", "message": "contains a NUL character"}],
+            )
         length = request.headers.get("content-length")
         if length is not None:
             if not length.isdigit():

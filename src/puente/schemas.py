@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from puente.config import LANGUAGES
 from puente.i18n import iso_countries
@@ -16,9 +23,28 @@ T = TypeVar("T")
 
 
 class Schema(BaseModel):
-    """Unknown fields are refused, so a typo in a payload is an error, not a no-op."""
+    """Unknown fields are refused, so a typo in a payload is an error, not a no-op.
+    A NUL character in any text is refused too (naming the field): no text
+    column stores one (PostgreSQL refuses it outright)."""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("contains a NUL character")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 def _country(value: str) -> str:
@@ -66,7 +92,9 @@ LongNameStr = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Phone = Annotated[str, StringConstraints(max_length=64, pattern=r"^\+?[0-9 ()./-]{3,64}$")]
-Id = Annotated[int, Field(ge=1, le=2**62)]
+# Ids are 32-bit integers in the tables (PostgreSQL INTEGER): a larger one
+# can name nothing, and is refused as a 422 before it reaches the database.
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 PastDate = Annotated[date, Field()]
 
 

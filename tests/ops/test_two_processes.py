@@ -363,7 +363,8 @@ def call_across_processes(settings: dict[str, Any]) -> None:
             expect(petrova_room).to_have_attribute("data-status", "ended")
             assert visit().ended_at is not None
             for name in ("a", "b"):  # each process really carried a room socket
-                log = (work / f"puente-{name}.log").read_text()
+                # JSON log lines (PUENTE_LOG_FORMAT=json) escape the quotes.
+                log = (work / f"puente-{name}.log").read_text().replace('\\"', '"')
                 assert f'"WebSocket /ws/visits/{visit_id}" [accepted]' in log, log[-2000:]
         finally:
             nikolai_browser.close()

@@ -123,7 +123,7 @@ def audit_events(
     db: DB,
     paging: PagingDep,
     user: Annotated[Principal, requires(P.audit_read)],
-    patient: Annotated[int | None, Query(ge=1)] = None,
+    patient: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     agent: Annotated[str | None, Query(max_length=100)] = None,
     since: Annotated[date | None, Query(alias="from")] = None,
     until: Annotated[date | None, Query(alias="to")] = None,

@@ -48,6 +48,7 @@ from puente.consults import conferences
 from puente.consults import repository as repo
 from puente.db import unit_of_work
 from puente.enums import ConferenceProvider, ConferenceStatus
+from puente.schemas import Id
 from puente.video.hub import Event, Hub, Subscription, hub_of
 from puente.video.tokens import (
     CLOSE_FORBIDDEN,
@@ -109,7 +110,7 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 @router.websocket("/ws/conferences/{conference_id}")
 @checks_room_token
-async def conference_socket(websocket: WebSocket, conference_id: int) -> None:
+async def conference_socket(websocket: WebSocket, conference_id: Id) -> None:
     """Join with ``{"type": "join", "token": ...}`` as the first message."""
     await websocket.accept()
     settings: Settings = websocket.app.state.settings

@@ -46,7 +46,7 @@ from puente.db import unit_of_work
 from puente.deps import DB, keep_whatever_happens
 from puente.enums import VisitStatus
 from puente.errors import Conflict, FieldError, NotFound, Unprocessable
-from puente.schemas import Schema
+from puente.schemas import Id, Schema
 from puente.video.hub import Event, Hub, Presence, Subscription, hub_of
 from puente.video.tokens import (
     CLOSE_ENDED,
@@ -271,7 +271,7 @@ def _script_config(
 
 @router.get("/visits/{visit_id}/room", include_in_schema=False, response_class=HTMLResponse)
 def room_page(
-    request: Request, visit_id: int, db: DB, user: Annotated[Principal, requires()]
+    request: Request, visit_id: Id, db: DB, user: Annotated[Principal, requires()]
 ) -> HTMLResponse:
     visit, side = enter(request, db, user, visit_id, action="join")
     require_open(visit)
@@ -289,7 +289,7 @@ def room_page(
 
 @router.get("/visits/{visit_id}/check", include_in_schema=False, response_class=HTMLResponse)
 def device_check_page(
-    request: Request, visit_id: int, db: DB, user: Annotated[Principal, requires()]
+    request: Request, visit_id: Id, db: DB, user: Annotated[Principal, requires()]
 ) -> HTMLResponse:
     visit, side = enter(request, db, user, visit_id, action="read")
     require_open(visit)
@@ -308,7 +308,7 @@ def device_check_page(
 
 @router.post("/api/visits/{visit_id}/room-token")
 def room_token(
-    request: Request, visit_id: int, db: DB, user: Annotated[Principal, requires()]
+    request: Request, visit_id: Id, db: DB, user: Annotated[Principal, requires()]
 ) -> RoomTicket:
     """A fresh room token, for a browser that reconnects after a drop."""
     visit, side = enter(request, db, user, visit_id, action="join")
@@ -319,7 +319,7 @@ def room_token(
 
 @router.get("/api/visits/{visit_id}/messages")
 def room_messages(
-    request: Request, visit_id: int, db: DB, user: Annotated[Principal, requires()]
+    request: Request, visit_id: Id, db: DB, user: Annotated[Principal, requires()]
 ) -> list[dict[str, Any]]:
     """The chat and files of the visit, oldest first: readable after the call."""
     visit, side = enter(request, db, user, visit_id, action="read")
@@ -330,7 +330,7 @@ def room_messages(
 @router.post("/api/visits/{visit_id}/files", status_code=201)
 async def share_file(
     request: Request,
-    visit_id: int,
+    visit_id: Id,
     db: DB,
     user: Annotated[Principal, requires()],
     background: BackgroundTasks,
@@ -387,8 +387,8 @@ async def share_file(
 @router.get("/api/visits/{visit_id}/files/{file_id}", response_class=FileResponse)
 def download_file(
     request: Request,
-    visit_id: int,
-    file_id: int,
+    visit_id: Id,
+    file_id: Id,
     db: DB,
     user: Annotated[Principal, requires()],
 ) -> FileResponse:
@@ -444,7 +444,7 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 @router.websocket("/ws/visits/{visit_id}")
 @checks_room_token
-async def room_socket(websocket: WebSocket, visit_id: int) -> None:
+async def room_socket(websocket: WebSocket, visit_id: Id) -> None:
     """Join with ``{"type": "join", "token": ...}`` as the first message
     (``"purpose": "check"`` for the device check's connection test)."""
     await websocket.accept()
