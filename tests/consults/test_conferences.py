@@ -140,23 +140,29 @@ def test_dr_minh_with_a_booked_visit_at_that_time_is_refused_by_name(
         timezone="Asia/Ho_Chi_Minh",
         valid_from=date.today(),
         valid_until=None,
-        rules=[(local.weekday(), time(0, 0), time(23, 30))],
+        # Every day, so that whatever the hour the suite runs at (local midnight
+        # included) a slot of his falls within two hours after SOON.
+        rules=[(day, time(0, 0), time(23, 30)) for day in range(7)],
         purpose=AppointmentPurpose.visit,
     )
-    scheduling.generate_slots(net.db, schedule.id, until=local.date())
+    scheduling.generate_slots(net.db, schedule.id, until=local.date() + timedelta(days=1))
     slot = next(
         s
         for s in scheduling.free_slots(
-            net.db, facility_ids=[net.ids["bachmai"]], start=SOON, end=SOON + timedelta(hours=1)
+            net.db, facility_ids=[net.ids["bachmai"]], start=SOON, end=SOON + timedelta(hours=2)
         )
     )
     scheduling.book(net.db, slot_id=slot.id, patient_id=net.ids["tuan"])
     net.db.commit()
+    visit_start = slot.starts_at
     with net.client(app, "coord.bachmai") as c:
-        busy = c.post("/api/consults/conferences", json=rounds([condao]))
+        busy = c.post(
+            "/api/consults/conferences",
+            json=rounds([condao], starts_at=visit_start.isoformat()),
+        )
         later = c.post(
             "/api/consults/conferences",
-            json=rounds([condao], starts_at=(SOON + timedelta(days=1)).isoformat()),
+            json=rounds([condao], starts_at=(visit_start + timedelta(days=1)).isoformat()),
         )
     assert busy.status_code == 409, busy.text
     assert "BS. Nguyễn Văn Minh (dr.minh)" in busy.json()["detail"]
