@@ -220,7 +220,7 @@ def service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) -
 # The SQL.
 
 
-def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
     """``column IN ids``; on PostgreSQL one array parameter (``= ANY``), which
     costs nothing to compile or send however many facilities there are."""
     if not ids:
@@ -285,7 +285,7 @@ def _within(session: Session, t: Any, found: Sequence[Window]) -> ColumnElement[
     for w in found:
         term: list[ColumnElement[bool]] = []
         if w.ids is not None:
-            term.append(_among(session, t.facility_id, w.ids))
+            term.append(among(session, t.facility_id, w.ids))
         if w.lo is not None:
             term.append(t.day >= w.lo)
         if w.hi is not None:
@@ -460,7 +460,7 @@ def _run(
         if plan.join_facility:
             q = q.join(Facility, Facility.id == plan.table.facility_id)
             if plan.facility_ids is not None:
-                q = q.where(_among(session, Facility.id, plan.facility_ids))
+                q = q.where(among(session, Facility.id, plan.facility_ids))
         if plan.join_region:
             q = q.join(Region, Region.id == Facility.region_id)
         if plan.join_service:
@@ -843,7 +843,7 @@ def period_of(
 
     def bounded(table: Any, query: Any) -> Any:
         if fids is not None:
-            query = query.where(_among(session, table.facility_id, fids))
+            query = query.where(among(session, table.facility_id, fids))
         if filters.campaign:
             query = query.where(table.campaign_code == filters.campaign)
         return query
