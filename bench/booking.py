@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,10 +33,10 @@ from datetime import date, timedelta
 from datetime import time as clock
 from typing import Any
 
-import httpx
 from sqlalchemy import make_url, select, text
 from sqlalchemy.orm import sessionmaker
 
+from bench.serving import free_port, wait_until_up
 from puente.access import service as access
 from puente.db import make_engine, make_sessionmaker, sibling_postgres_database
 from puente.enums import AccessRole, FacilityKind, Mode, PractitionerRoleCode, RegionLevel, Tier
@@ -153,14 +152,8 @@ def server_app() -> Any:
     return Gate(create_app(settings, session_factory=make_sessionmaker(engine)), SERVER_POOL)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PUENTE_BENCH_SERVER_URL": url, "PYTHONPATH": os.getcwd()}
     command = [
         sys.executable, "-m", "uvicorn", "bench.booking:server_app", "--factory",
@@ -169,16 +162,8 @@ def _start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]
     ]  # fmt: skip
     proc = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not start")
+    wait_until_up(proc, base, "/healthz")
+    return proc, base
 
 
 # Load ------------------------------------------------------------------------

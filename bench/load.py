@@ -39,7 +39,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bench.serving import free_port, wait_until_up
 from puente.access import service as access
 from puente.access.models import User
 from puente.catalog.models import Service
@@ -220,14 +220,8 @@ def prepare(url: str, users: int) -> Actors:
 # The server ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(url: str, workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PUENTE_DATABASE_URL": url, "PUENTE_DATA_DIR": str(workdir / "data")}
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -235,18 +229,8 @@ def start_server(url: str, workdir: Path, workers: int) -> tuple[subprocess.Pope
         cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited; see {workdir / 'server.log'}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not become ready")
+    wait_until_up(proc, base, "/readyz", log=str(workdir / "server.log"))
+    return proc, base
 
 
 # The load --------------------------------------------------------------------

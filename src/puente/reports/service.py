@@ -14,7 +14,9 @@ the big table is read through its primary key (facility, day, …).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import heapq
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -759,24 +761,20 @@ def _enrolled(
     last = filters.end or max([p.start_date for p in periods], default=date.today())
     first = filters.start or min([p.start_date for p in periods], default=last)
 
-    def on(day: date) -> set[int]:
-        return {
+    total = len(
+        {
             p.facility_id
             for p in periods
-            if p.start_date <= day and (p.end_date is None or p.end_date >= day)
+            if p.start_date <= last and (p.end_date is None or p.end_date >= last)
         }
-
-    total = len(on(last))
+    )
     time_key = next((k for k in by if k in TIME_KEYS), None)
     facility_keys = [k for k in by if k not in TIME_KEYS]
     days = [last] if time_key is None else _bucket_ends(first, last, time_key)
     raw: list[tuple[Any, ...]] = []
     attributes = facility_attributes(session, {p.facility_id for p in periods})
-    for day in days:
-        counts: dict[tuple[Any, ...], int] = {}
-        for fid in on(day):
-            key = tuple(attributes[fid][k] for k in facility_keys)
-            counts[key] = counts.get(key, 0) + 1
+    keys = {fid: tuple(a[k] for k in facility_keys) for fid, a in attributes.items()}
+    for day, counts in _enrolled_on(periods, days, keys):
         for key, n in counts.items():
             values = list(key)
             if time_key is not None:
@@ -784,6 +782,36 @@ def _enrolled(
             raw.append((*values, n))
     rows = order_rows(by, Labeller(session, lang).rows(by, raw)) if by else []
     return Result(ind.code, ind.measure, total, tuple(by), rows)
+
+
+def _enrolled_on(
+    periods: Sequence[Any], days: Sequence[date], keys: dict[int, tuple[Any, ...]]
+) -> Iterator[tuple[date, dict[tuple[Any, ...], int]]]:
+    """For each of ``days`` (ascending), the facilities enrolled on it
+    counted by their key: one sweep over the enrolment periods in start order,
+    a facility counted once however many of its periods overlap."""
+    ordered = sorted(periods, key=lambda p: p.start_date)
+    ending: list[tuple[date, int]] = []  # (last day, facility) of the periods begun
+    periods_of: dict[int, int] = defaultdict(int)  # facility → its periods in force
+    counts: dict[tuple[Any, ...], int] = defaultdict(int)
+    started = 0
+    for day in days:
+        while started < len(ordered) and ordered[started].start_date <= day:
+            p = ordered[started]
+            started += 1
+            if p.end_date is not None and p.end_date < day:
+                continue  # began and ended between two of the days
+            periods_of[p.facility_id] += 1
+            if periods_of[p.facility_id] == 1:
+                counts[keys.get(p.facility_id, ())] += 1
+            if p.end_date is not None:
+                heapq.heappush(ending, (p.end_date, p.facility_id))
+        while ending and ending[0][0] < day:
+            _end, fid = heapq.heappop(ending)
+            periods_of[fid] -= 1
+            if periods_of[fid] == 0:
+                counts[keys.get(fid, ())] -= 1
+        yield day, {key: n for key, n in counts.items() if n > 0}
 
 
 def facility_attributes(session: Session, ids: set[int]) -> dict[int, dict[Breakdown, Any]]:
