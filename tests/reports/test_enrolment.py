@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from puente.catalog.service import sync_catalog
 from puente.enums import ProgramKind
 from puente.network.models import Program, ProgramEnrolment
 from puente.reports.indicators import Breakdown
-from puente.reports.service import Filters, compute
+from puente.reports.service import Filters, compute, one_reading
 from tests import factories as f
 
 # clinic → its region and enrolment periods (start, last day or None)
@@ -90,3 +91,24 @@ def test_the_analyst_counts_clinics_enrolled_at_each_month_end_once_each(db: Ses
     }
     march = Filters(program="vlg-export", end=date(2018, 3, 31))
     assert compute(db, "facilities-enrolled", march).total == sum(on(date(2018, 3, 31)).values())
+
+
+def test_a_page_reads_the_enrolments_once_and_the_next_page_sees_a_new_clinic(
+    db: Session,
+) -> None:
+    export_program(db)
+    june = Filters(program="vlg-export", end=date(2018, 6, 15))
+    program = db.scalar(select(Program).where(Program.code == "vlg-export"))
+    assert program is not None
+    with one_reading():
+        before = compute(db, "facilities-enrolled", june).total
+        clinic = f.facility(db, "RU-VLG-KL7", "Клиника 7", region_code="RU-VGG")
+        db.add(
+            ProgramEnrolment(
+                program_id=program.id, facility_id=clinic.id, start_date=date(2018, 6, 1)
+            )
+        )
+        db.flush()
+        # Within one page the figures agree with each other.
+        assert compute(db, "facilities-enrolled", june).total == before
+    assert compute(db, "facilities-enrolled", june).total == before + 1

@@ -172,6 +172,7 @@ class Bulletin:
         return bytes(doc.output())
 
 
+@service.reading_once
 def build(
     session: Session,
     *,

@@ -288,6 +288,7 @@ def _figure_cache(request: Request) -> TimedCache[service.Result]:
 
 
 @router.get("/figures/{program_code}", response_class=HTMLResponse)
+@service.reading_once
 def dashboard(
     request: Request,
     db: DB,

@@ -14,18 +14,22 @@ the big table is read through its primary key (facility, day, …).
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
     Date,
     Integer,
+    String,
     and_,
     any_,
     cast,
@@ -49,6 +53,8 @@ from puente.ledger.models import LedgerEntry, LedgerRollup, LedgerRollupMonth
 from puente.network.models import Facility, Program, ProgramEnrolment, Region
 from puente.reports.indicators import INDICATORS, Breakdown, Indicator, Measure
 
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 TIME_KEYS = {Breakdown.day, Breakdown.week, Breakdown.month}
 FACILITY_KEYS = {Breakdown.country, Breakdown.region, Breakdown.tier}
 SERVICE_KEYS = {Breakdown.specialty, Breakdown.kind}
@@ -130,7 +136,7 @@ def _unknown(field_name: str, value: str) -> Unprocessable:
 # Resolving filters to ids (small tables).
 
 
-def program_by_code(session: Session, code: str) -> Program:
+def _program_by_code(session: Session, code: str) -> Program:
     found = session.scalar(select(Program).where(Program.code == code))
     if found is None:
         raise _unknown("program", code)
@@ -148,7 +154,7 @@ def _region_ids(session: Session, code: str) -> list[int]:
     return ids
 
 
-def facility_ids(
+def _facility_ids(
     session: Session, filters: Filters, scope: FacilityScope | None, *, program: bool = True
 ) -> list[int] | None:
     """The facilities a figure may sum over; None when every facility.
@@ -187,7 +193,7 @@ def facility_ids(
     return None if ids is None else sorted(ids)
 
 
-def service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) -> list[int] | None:
+def _service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) -> list[int] | None:
     conditions: list[ColumnElement[bool]] = []
     if ind.services:
         # "code*" names a family: remote-consultation* is every specialty's.
@@ -229,7 +235,10 @@ def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bo
         return false()
     found: ColumnElement[bool]
     if session.get_bind().dialect.name == "postgresql":
-        found = column == any_(cast(literal(list(ids)), ARRAY(Integer)))
+        # Sent as one text parameter ('3,5,8'): psycopg dumps a list of a
+        # thousand ints element by element, a string at once.
+        listed = literal(",".join(str(int(i)) for i in ids), String)
+        found = column == any_(cast(func.string_to_array(listed, ","), ARRAY(Integer)))
     else:
         found = column.in_(ids)
     return found
@@ -252,7 +261,7 @@ def _earlier(a: date | None, b: date | None) -> date | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def windows(
+def _windows(
     session: Session, filters: Filters, scope: FacilityScope | None
 ) -> tuple[list[Window], list[int] | None]:
     """Which facilities count on which days: the period and the facility
@@ -283,6 +292,12 @@ def windows(
 def _within(session: Session, t: Any, found: Sequence[Window]) -> ColumnElement[bool]:
     """Rows inside any of the windows. One (facilities) × (days) term per
     window rather than a correlated EXISTS: planners read it by primary key."""
+    return _remembered(
+        ("within", id(session), t, tuple(found)), lambda: _within_terms(session, t, found)
+    )
+
+
+def _within_terms(session: Session, t: Any, found: Sequence[Window]) -> ColumnElement[bool]:
     terms = []
     for w in found:
         term: list[ColumnElement[bool]] = []
@@ -296,6 +311,75 @@ def _within(session: Session, t: Any, found: Sequence[Window]) -> ColumnElement[
             return true()
         terms.append(and_(*term))
     return or_(*terms) if terms else false()
+
+
+# One reading: the figures of one page resolve the program, its facilities,
+# windows and services once, not once per figure.
+
+_MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("puente_reports_memo", default=None)
+
+
+@contextmanager
+def one_reading() -> Iterator[None]:
+    """Within this block the filters' facilities, enrolment windows and
+    services are looked up once per session: for a page that computes many
+    figures in one read-only request. Outside it every call looks anew."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def reading_once(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``fn`` runs within :func:`one_reading` (for a page's route)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with one_reading():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _remembered(key: tuple[Any, ...], make: Callable[[], _T]) -> _T:
+    memo = _MEMO.get()
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    found: _T = memo[key]
+    return found
+
+
+def program_by_code(session: Session, code: str) -> Program:
+    return _remembered(("program", id(session), code), lambda: _program_by_code(session, code))
+
+
+def facility_ids(
+    session: Session, filters: Filters, scope: FacilityScope | None, *, program: bool = True
+) -> list[int] | None:
+    """The facilities a figure may sum over; None when every facility.
+    ``program=False`` leaves program membership to the caller's own terms."""
+    return _remembered(
+        ("facilities", id(session), filters, scope, program),
+        lambda: _facility_ids(session, filters, scope, program=program),
+    )
+
+
+def service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) -> list[int] | None:
+    return _remembered(
+        ("services", id(session), ind.code, tuple(extra)),
+        lambda: _service_ids(session, ind, extra),
+    )
+
+
+def windows(
+    session: Session, filters: Filters, scope: FacilityScope | None
+) -> tuple[list[Window], list[int] | None]:
+    return _remembered(
+        ("windows", id(session), filters, scope), lambda: _windows(session, filters, scope)
+    )
 
 
 def _month_start(day: date) -> date:
@@ -518,9 +602,8 @@ class Labeller:
         s, lang = self.session, self.lang
         present = [v for v in values if v is not None]
         if key == Breakdown.facility:
-            found = s.execute(
-                select(Facility.id, Facility.code, Facility.name).where(Facility.id.in_(present))
-            )
+            named = select(Facility.id, Facility.code, Facility.name)
+            found = s.execute(named.where(among(s, Facility.id, present)))
             return {i: (c, n) for i, c, n in found}
         if key == Breakdown.region:
             found = s.execute(
@@ -694,7 +777,7 @@ def _goal(
         CampaignGoal.campaign_id == campaign.id
     )
     if fids is not None:
-        goal_query = goal_query.where(CampaignGoal.facility_id.in_(fids))
+        goal_query = goal_query.where(among(session, CampaignGoal.facility_id, fids))
     if sids is not None:
         goal_query = goal_query.where(CampaignGoal.service_id.in_(sids))
     goals = [tuple(g) for g in session.execute(goal_query)]
@@ -705,7 +788,7 @@ def _goal(
         select(r.facility_id, r.service_id, func.sum(r.count))
         .where(
             r.campaign_code == campaign.code,
-            r.facility_id.in_(sorted({g[0] for g in goals})),
+            among(session, r.facility_id, sorted({g[0] for g in goals})),
             r.service_id.in_(sorted({g[1] for g in goals})),
         )
         .group_by(r.facility_id, r.service_id)
@@ -756,7 +839,7 @@ def _enrolled(
     e = ProgramEnrolment
     query = select(e.facility_id, e.start_date, e.end_date).where(e.program_id == program.id)
     if fids is not None:
-        query = query.where(e.facility_id.in_(fids))
+        query = query.where(among(session, e.facility_id, fids))
     periods = session.execute(query).all()
     last = filters.end or max([p.start_date for p in periods], default=date.today())
     first = filters.start or min([p.start_date for p in periods], default=last)
@@ -823,7 +906,7 @@ def facility_attributes(session: Session, ids: set[int]) -> dict[int, dict[Break
             Facility.tier,
         )
         .join(Region, Region.id == Facility.region_id)
-        .where(Facility.id.in_(sorted(ids)))
+        .where(among(session, Facility.id, sorted(ids)))
     ).all()
     return {
         fid: {
