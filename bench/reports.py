@@ -10,7 +10,9 @@ polyclinics with virtual visits, 1,000 bridge points of a remote-care
 network, 20 export clinics with foreign patients) plus 2,000 facilities
 outside any program, then generates ``--rows`` ledger entries server-side
 (``INSERT … SELECT generate_series``, no round trips) and sums them into the
-rollup in one statement — what ``record_many`` does, in bulk.
+rollup in one statement — what ``record_many`` does, in bulk. The remote-care
+network also gets ``--cases`` consult cases (default one per 50 ledger rows:
+200,000 for 10 million), which its response-time and breach figures count.
 
 Each dashboard query (the exact calls the dashboard pages make, through
 :func:`puente.reports.service.compute`) runs ``--repeat`` times; p50 and p95
@@ -32,8 +34,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from puente.catalog.models import Service
+from puente.catalog.models import Service, Specialty
 from puente.catalog.service import sync_catalog
+from puente.consults.models import ConsultCase
 from puente.db import make_engine, sibling_postgres_database
 from puente.enums import FacilityKind, ProgramKind, RegionLevel, Tier
 from puente.ledger.models import LedgerEntry, LedgerRollup
@@ -145,6 +148,64 @@ FROM ledger_rollup GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 
+# Consult cases of the remote-care network: spokes and hubs among its
+# facilities (the first tenth are the hubs), requested over its days; nine in
+# ten answered after 5 minutes to 3 days, one in five of those past the first
+# deadline; the rest still open, some escalated.
+_CASES = """
+INSERT INTO consult_case (spoke_facility_id, specialty_id, urgency, question, clinical_summary,
+                          vitals, answer_language, status, hub_facility_id, requested_at, due_at,
+                          first_due_at, escalation_stage, breached_at, answered_at,
+                          answer_facility_id, diagnoses, created_at, updated_at)
+SELECT spoke, specialty, urgency, 'bench', 'bench', '{}', 'vi',
+       CASE WHEN answered THEN 'answered' ELSE 'open' END, hub, requested, due, due, 0,
+       CASE WHEN NOT answered AND due < now() THEN due END,
+       CASE WHEN answered THEN requested + make_interval(mins => spent) END,
+       CASE WHEN answered THEN hub END, '[]', requested, requested
+FROM (
+  SELECT CAST(:first_facility AS int) + :hubs + floor(random() * (:facilities - :hubs))::int
+           AS spoke,
+         CAST(:first_facility AS int) + floor(random() * :hubs)::int AS hub,
+         (CAST(:specialties AS int[]))[1 + floor(random() * :n_specialties)::int] AS specialty,
+         u.urgency, requested, requested + u.deadline AS due,
+         random() < 0.9 AS answered,
+         CASE WHEN random() < 0.2 THEN floor(extract(epoch FROM u.deadline) / 60
+                                             * (1 + 3 * random()))::int
+              ELSE 5 + floor(random() * extract(epoch FROM u.deadline) / 60)::int END AS spent
+  FROM (SELECT CAST(:first_day AS timestamptz) + random() * make_interval(days => :days)
+                 AS requested,
+               floor(random() * 3)::int AS pick
+        FROM generate_series(1, :cases)) g
+  JOIN (VALUES (0, 'emergency', interval '30 minutes'), (1, 'urgent', interval '4 hours'),
+               (2, 'routine', interval '72 hours')) AS u(pick, urgency, deadline)
+    ON u.pick = g.pick
+) c
+"""
+
+
+def _generate_cases(engine: Engine, spans: dict[str, tuple[int, int]], cases: int) -> None:
+    _share, _country, count, first, days, _codes, _nations = SHAPES["remote"]
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        specialties = list(conn.execute(select(Specialty.id).order_by(Specialty.id)).scalars())
+        conn.execute(
+            text(_CASES),
+            {
+                "first_facility": spans["remote"][0],
+                "facilities": count,
+                "hubs": count // 10,
+                "first_day": first,
+                "days": days,
+                "specialties": specialties[:12],
+                "n_specialties": min(12, len(specialties)),
+                "cases": cases,
+            },
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE consult_case"))
+    _log(f"  consult cases: {cases:,} in {time.perf_counter() - started:.1f} s")
+
+
 def _generate(engine: Engine, spans: dict[str, tuple[int, int]], rows: int) -> None:
     with engine.begin() as conn:
         services = dict(conn.execute(select(Service.code, Service.id)).all())
@@ -203,6 +264,15 @@ def _queries(session: Session) -> list[tuple[str, str, Filters, list[Breakdown]]
             (f"{shape}:ranking", main, f, [Breakdown.service]),
             (f"{shape}:enrolled", "facilities-enrolled", f, [Breakdown.month]),
         ]
+        if shape == "remote":
+            out += [
+                (f"{shape}:{code}", code, f, [])
+                for code in ("response-time", "deadline-breaches", "breach-rate")
+            ]
+            out += [
+                (f"{shape}:p90_by_facility", "response-time-p90", f, [Breakdown.facility]),
+                (f"{shape}:breach_rate_by_month", "breach-rate", f, [Breakdown.month]),
+            ]
         if shape == "export":
             out.append((f"{shape}:citizenships", main, f, [Breakdown.citizenship]))
         if shape == "recovery":
@@ -213,6 +283,7 @@ def _queries(session: Session) -> list[tuple[str, str, Filters, list[Breakdown]]
 
 
 PERIOD = "(period)"
+CONSULT_CODES = {"response-time", "response-time-p90", "deadline-breaches", "breach-rate"}
 
 
 def _time(call: Any, repeat: int) -> tuple[float, float]:
@@ -229,6 +300,12 @@ def _time(call: Any, repeat: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=None,
+        help="Consult cases of the remote-care network (default: one per 50 ledger rows)",
+    )
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--raw-repeat", type=int, default=3)
     parser.add_argument(
@@ -237,6 +314,7 @@ def main() -> None:
         help="Measure the rows a previous run generated (same --rows) instead of building anew",
     )
     args = parser.parse_args()
+    cases = args.cases if args.cases is not None else args.rows // 50
     base = os.environ.get("PUENTE_BENCH_DATABASE_URL") or os.environ.get("PUENTE_TEST_DATABASE_URL")
     if not base or not base.startswith("postgresql"):
         sys.exit("Set PUENTE_BENCH_DATABASE_URL (or PUENTE_TEST_DATABASE_URL) to PostgreSQL.")
@@ -247,11 +325,13 @@ def main() -> None:
     started = time.perf_counter()
     with factory() as session:
         have = int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
-    if args.reuse and have == args.rows:
+    with factory() as session:
+        have_cases = int(session.scalar(select(func.count()).select_from(ConsultCase)) or 0)
+    if args.reuse and have == args.rows and have_cases == cases:
         _log(f"Reusing the {have:,} ledger entries of an earlier run")
     else:
         if args.reuse:
-            _log(f"Found {have:,} entries, not {args.rows:,}: building anew")
+            _log(f"Found {have:,} entries and {have_cases:,} cases: building anew")
             url = _database(base)
             upgrade(url)
             engine.dispose()
@@ -261,10 +341,12 @@ def main() -> None:
             spans = _world(session)
         _log(f"Generating {args.rows:,} ledger entries …")
         _generate(engine, spans, args.rows)
+        _generate_cases(engine, spans, cases)
     generated = time.perf_counter() - started
     with factory() as session:
         entries = int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
         rollup = int(session.scalar(select(func.count()).select_from(LedgerRollup)) or 0)
+        have_cases = int(session.scalar(select(func.count()).select_from(ConsultCase)) or 0)
     _log(f"{entries:,} entries, {rollup:,} rollup rows, built in {generated:.0f} s")
     results: dict[str, dict[str, float]] = {}
     _log(f"{'query':28} {'p50 ms':>8} {'p95 ms':>8} {'raw rows ms':>12}")
@@ -281,7 +363,8 @@ def main() -> None:
 
             live()  # warm the cache as a dashboard in use would be
             p50, p95 = _time(live, args.repeat)
-            no_raw = code == PERIOD or code.startswith("facilities")
+            # Consult figures are counted from the cases themselves: no rollup to set beside.
+            no_raw = code == PERIOD or code.startswith("facilities") or code in CONSULT_CODES
             raw_p50 = 0.0 if no_raw else _time(raw, args.raw_repeat)[0]
             results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
                              "raw_entries_ms": round(raw_p50, 1)}  # fmt: skip
@@ -293,6 +376,7 @@ def main() -> None:
                 "bench": "reports",
                 "entries": entries,
                 "rollup_rows": rollup,
+                "consult_cases": have_cases,
                 "build_seconds": round(generated, 1),
                 "repeat": args.repeat,
                 "worst_p95_ms": worst,
