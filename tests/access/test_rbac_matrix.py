@@ -4,12 +4,15 @@ what, written out by hand, not derived from the policy code it checks.
 
 Targets: for each user, Rafael is a patient registered at a facility inside
 their scope (for the patient account: their own record) and Olga one
-registered at a facility outside it.
+registered at a facility outside it. Their virtual visits are at those
+facilities; a case conference is held at the facility (as its hub), or
+discusses a case asked from it at another hub.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -153,6 +156,45 @@ MATRIX: dict[str, dict[str, tuple[str, str]]] = {
     "read a hub's consult queue": _row(
         everywhere=("admin",), own=("dr.moscow", "hub.coord", "hub.doctor"), outside=DENIED
     ),
+    # A virtual visit is seen by its patient and by the staff who may see the
+    # patient: the facility's clinicians and those who book for it (call
+    # centre, coordinators, planners). A program manager sees no one's visit.
+    "read a virtual visit at the facility": {
+        "admin": (OK, OK),
+        "analyst": (DENIED, DENIED),
+        "clinic.admin": (OK, HIDDEN),
+        "dr.moscow": (OK, HIDDEN),
+        "hub.coord": (OK, HIDDEN),
+        "hub.doctor": (OK, HIDDEN),
+        "planner": (OK, HIDDEN),
+        "patient": (OK, HIDDEN),
+    },
+    # Only the two sides of the call enter its room: the visit's patient and a
+    # clinician (or hub specialist) of the visit's facility. Roles that never
+    # take part in a call are refused whatever the visit.
+    "enter the room of a virtual visit at the facility": _row(
+        everywhere=("admin",), own=("dr.moscow", "hub.doctor", "patient"), outside=HIDDEN
+    ),
+    # Closing writes the note, the outcome and the ledger: clinicians of the
+    # visit's facility only.
+    "close a virtual visit at the facility": _row(
+        everywhere=("admin",), own=("dr.moscow", "hub.doctor"), outside=HIDDEN
+    ),
+    # A case conference is seen by its participants, the staff of its hub who
+    # take part in consultations, and those of the spokes whose cases are on
+    # its agenda; not by managers, planners, facility administrators or
+    # patients (they do not see cases either).
+    "read a case conference held at the facility": _row(
+        everywhere=("admin",), own=("dr.moscow", "hub.coord", "hub.doctor"), outside=HIDDEN
+    ),
+    "read a case conference about a case asked from the facility": _row(
+        everywhere=("admin",), own=("dr.moscow", "hub.coord", "hub.doctor"), outside=HIDDEN
+    ),
+    # The hub's coordinators and specialists schedule its conferences, at
+    # their own hub only.
+    "schedule a case conference at the facility": _row(
+        everywhere=("admin",), own=("hub.coord", "hub.doctor"), outside=DENIED
+    ),
 }
 
 
@@ -256,11 +298,120 @@ def _attempt(
         return client.get(
             "/api/consults/queue", params={"facility_code": facility.code}
         ).status_code
+    if operation == "read a virtual visit at the facility":
+        return client.get(f"/api/visits/{_visit_at(db, facility, patient)}").status_code
+    if operation == "enter the room of a virtual visit at the facility":
+        visit = _visit_at(db, facility, patient)
+        return client.post(f"/api/visits/{visit}/room-token").status_code
+    if operation == "close a virtual visit at the facility":
+        visit = _visit_at(db, facility, patient)
+        return client.post(f"/api/visits/{visit}/close", json=CLOSE).status_code
+    if operation == "read a case conference held at the facility":
+        conference = _conference_at(db, facility, _case_at(db, facility, ELSEWHERE))
+        return client.get(f"/api/consults/conferences/{conference}").status_code
+    if operation == "read a case conference about a case asked from the facility":
+        hub = _facility(db, OTHER_HUB)
+        case = _case_from(db, facility, patient, hub=hub)
+        conference = _conference_at(db, hub, case)
+        return client.get(f"/api/consults/conferences/{conference}").status_code
+    if operation == "schedule a case conference at the facility":
+        body = {
+            "hub_facility_code": facility.code,
+            "title": "Hội chẩn của ma trận",
+            "starts_at": _free_hour(facility).isoformat(),
+            "case_ids": [_case_at(db, facility, ELSEWHERE)],
+        }
+        return client.post("/api/consults/conferences", json=body).status_code
     raise AssertionError(operation)
 
 
 CONSULT = "consult-cardiology"
 SCREEN = "screen-mammography"
+CLOSE = {
+    "assessment": "ОРВИ лёгкого течения",
+    "diagnoses": ["J06.9"],
+    "outcome": "resolved_remotely",
+}
+# Facilities in no scoped demo user's scope: the spoke the cases of a
+# conference held at the facility come from, and the hub a case asked from
+# the facility is discussed at.
+ELSEWHERE = "VN-CANTHO"
+OTHER_HUB = "VN-VIETDUC"
+
+
+def _visit_at(db: Session, facility: Facility, patient: Patient) -> int:
+    """A virtual visit of ``patient`` at ``facility``, in its call."""
+    from puente.enums import Mode, VisitStatus
+    from puente.visits.models import Visit
+
+    visit = Visit(
+        patient_id=patient.id,
+        facility_id=facility.id,
+        mode=Mode.virtual,
+        status=VisitStatus.in_call,
+    )
+    db.add(visit)
+    db.flush()
+    return visit.id
+
+
+def _case_at(db: Session, hub: Facility, spoke_code: str) -> int:
+    """A de-identified cardiology case asked from ``spoke_code``, at ``hub``."""
+    from puente.catalog.models import Specialty
+    from puente.consults import service as consults
+    from puente.consults.schemas import CaseCreate
+
+    spoke = _facility(db, spoke_code)
+    cardiology = db.scalar(select(Specialty.id).where(Specialty.code == "cardiology"))
+    assert cardiology is not None
+    data = CaseCreate(
+        spoke_facility_code=spoke.code,
+        patient_age_years=58,
+        specialty_code="cardiology",
+        urgency="routine",
+        question="¿Cateterismo o tratamiento médico?",
+        clinical_summary="Dolor torácico atípico, ECG sin cambios.",
+    )
+    case, _ = consults.create_case(
+        db, data=data, spoke_facility_id=spoke.id, specialty_id=cardiology, by_user_id=None
+    )
+    case.hub_facility_id = hub.id
+    db.flush()
+    return case.id
+
+
+def _conference_at(db: Session, hub: Facility, case_id: int) -> int:
+    """A conference at ``hub`` ten days ahead about one case, chaired by the
+    national administrator (its only participant)."""
+    from datetime import UTC, datetime, timedelta
+
+    from puente.consults import conferences
+    from puente.enums import ConferenceProvider, ConsultSide
+
+    chair = service.get_user(db, username="admin")
+    conference = conferences.insert(
+        db,
+        hub=hub,
+        title="Hội chẩn của ma trận",
+        starts_at=datetime.now(UTC).replace(microsecond=0) + timedelta(days=10),
+        minutes=60,
+        timezone=hub.timezone,
+        provider=ConferenceProvider.mesh,
+        chair=chair,
+        case_ids=[case_id],
+        people=[(chair, hub.id, ConsultSide.hub)],
+        by_user_id=None,
+    )
+    return conference.id
+
+
+def _free_hour(facility: Facility) -> datetime:
+    """A start six weeks ahead, an hour apart for each facility: the caller
+    who chairs both the inside and the outside conference is never busy."""
+    from datetime import UTC, timedelta
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return start + timedelta(days=42, hours=facility.id)
 
 
 def _campaign_at(db: Session, facility: Facility) -> str:
@@ -284,8 +435,11 @@ def _campaign_at(db: Session, facility: Facility) -> str:
     return code
 
 
-def _case_from(db: Session, facility: Facility, patient: Patient) -> int:
-    """A routine cardiology case asked from ``facility`` about ``patient``."""
+def _case_from(
+    db: Session, facility: Facility, patient: Patient, *, hub: Facility | None = None
+) -> int:
+    """A routine cardiology case asked from ``facility`` about ``patient``
+    (at ``hub`` when given, else where it was routed)."""
     from puente.catalog.models import Specialty
     from puente.consults import service as consults
     from puente.consults.schemas import CaseCreate
@@ -303,6 +457,9 @@ def _case_from(db: Session, facility: Facility, patient: Patient) -> int:
     case, _ = consults.create_case(
         db, data=data, spoke_facility_id=facility.id, specialty_id=cardiology, by_user_id=None
     )
+    if hub is not None:
+        case.hub_facility_id = hub.id
+        db.flush()
     return case.id
 
 
@@ -392,6 +549,50 @@ def test_every_refused_patient_access_in_the_matrix_left_a_denied_audit_record(
         )
     ).all()
     assert [e.patient_id for e in denied] == [targets.outside.id]
+
+
+def test_every_refused_visit_or_conference_outside_the_scope_left_a_denied_audit_record(
+    demo_client: TestClient, demo_db: Session
+) -> None:
+    targets = _targets(demo_db, "dr.moscow")
+    olga, chorray = targets.outside, targets.outside_facility
+    demo_client.headers.update(f.bearer(demo_db, service.get_user(demo_db, username="dr.moscow")))
+    read, room, close = (_visit_at(demo_db, chorray, olga) for _ in range(3))
+    conference = _conference_at(demo_db, chorray, _case_at(demo_db, chorray, ELSEWHERE))
+    assert demo_client.get(f"/api/visits/{read}").status_code == 404
+    assert demo_client.post(f"/api/visits/{room}/room-token").status_code == 404
+    assert demo_client.post(f"/api/visits/{close}/close", json=CLOSE).status_code == 404
+    assert demo_client.get(f"/api/consults/conferences/{conference}").status_code == 404
+    denied = demo_db.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.username == "dr.moscow", AuditEvent.outcome == AuditOutcome.denied)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(e.resource_type, e.resource_id, e.patient_id) for e in denied] == [
+        ("Patient", str(olga.id), olga.id),
+        ("Visit", str(room), olga.id),
+        ("Patient", str(olga.id), olga.id),
+        ("ServiceRequest", f"conference:{conference}", None),
+    ]
+
+
+def test_a_role_that_takes_no_part_in_calls_is_refused_a_visit_room_and_kept_on_record(
+    demo_client: TestClient, demo_db: Session
+) -> None:
+    targets = _targets(demo_db, "clinic.admin")
+    admin = service.get_user(demo_db, username="clinic.admin")
+    demo_client.headers.update(f.bearer(demo_db, admin))
+    visit = _visit_at(demo_db, targets.inside_facility, targets.inside)
+    assert demo_client.get(f"/api/visits/{visit}").status_code == 200
+    assert demo_client.post(f"/api/visits/{visit}/room-token").status_code == 403
+    # Refused by role alone: a visit that does not exist gets the same answer.
+    assert demo_client.post(f"/api/visits/{2**31 - 1}/room-token").status_code == 403
+    denied = demo_db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.username == "clinic.admin", AuditEvent.outcome == AuditOutcome.denied
+        )
+    ).all()
+    assert [(e.resource_id, e.patient_id) for e in denied] == [(str(visit), targets.inside.id)]
 
 
 def test_every_demo_account_signs_in_with_the_printed_password(

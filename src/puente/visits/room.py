@@ -2,11 +2,12 @@
 
 Who may enter a visit's room is decided once, on a gated HTTP request: the
 visit's own patient (``visit:attend``), or a clinician or hub specialist
-(``visit:conduct``) whose facilities include the visit's. Anyone else gets a
-404 and a *denied* audit record. The request hands the browser a room token
-(two minutes, this visit, this user, this side); the WebSocket
-``/ws/visits/{id}`` admits only a connection whose first message carries a
-valid one (close code 4401 otherwise, 4403 for another visit).
+(``visit:conduct``) whose facilities include the visit's. A role holding
+neither permission gets a 403 whatever the visit; anyone else a 404; both
+leave a *denied* audit record when the visit exists. The request hands the
+browser a room token (two minutes, this visit, this user, this side); the
+WebSocket ``/ws/visits/{id}`` admits only a connection whose first message
+carries a valid one (close code 4401 otherwise, 4403 for another visit).
 
 The call follows the visit's status: the patient who joins waits in the
 lobby (``lobby``) until the clinician admits them (``in_call``); only then are
@@ -45,7 +46,7 @@ from puente.config import Settings
 from puente.db import unit_of_work
 from puente.deps import DB, keep_whatever_happens
 from puente.enums import VisitStatus
-from puente.errors import Conflict, FieldError, NotFound, Unprocessable
+from puente.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from puente.schemas import Id, Schema
 from puente.video.hub import Event, Hub, Presence, Subscription, hub_of
 from puente.video.tokens import (
@@ -153,7 +154,10 @@ def enter(
     visit = session.get(Visit, visit_id)
     side = room_side(session, principal, visit) if visit is not None else None
     if visit is None or side is None:
+        # Decided by role alone, so the answer tells nothing about the visit.
+        in_calls = principal.has(Permission.visit_attend) or principal.has(Permission.visit_conduct)
         if visit is not None:
+            why = "not this user's visit room" if in_calls else "takes no part in visit calls"
             keep_whatever_happens(
                 request,
                 access.denied_event(
@@ -162,8 +166,13 @@ def enter(
                     resource_type="Visit",
                     resource_id=str(visit_id),
                     patient_id=visit.patient_id,
-                    detail=f"{request.url.path}: not this user's visit room"[:500],
+                    detail=f"{request.url.path}: {why}"[:500],
                 ),
+            )
+        if not in_calls:
+            raise Forbidden(
+                "Only the visit's patient and its clinicians enter its room.",
+                errors=[FieldError("permission", "visit:attend or visit:conduct")],
             )
         raise NotFound(f"No visit {visit_id}.", errors=[FieldError("visit_id", "unknown")])
     return visit, side
