@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -413,3 +414,15 @@ def unit_of(session: Session, campaign: Campaign, facility_code: str) -> Facilit
             errors=[FieldError("facility_code", "not in the campaign")],
         )
     return unit
+
+
+def campaign_goals(
+    session: Session,
+    campaign_code: str,
+    facility_ids: Collection[int] | None = None,
+    service_ids: Collection[int] | None = None,
+    within: Any = None,
+) -> list[tuple[int, int, int]] | None:
+    """The goals of a campaign as (facility id, service id, goal), for the
+    reports' goal attainment; None for an unknown campaign."""
+    return repo.campaign_goals(session, campaign_code, facility_ids, service_ids, within)

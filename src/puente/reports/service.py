@@ -755,7 +755,7 @@ def _goal(
 ) -> Result:
     """Delivered ÷ goal of a campaign: the ledger rows tagged with the
     campaign, of the services and units that have a goal, over the goals."""
-    from puente.recovery.models import Campaign, CampaignGoal
+    from puente.recovery.service import campaign_goals
 
     if not filters.campaign:
         raise Unprocessable(
@@ -768,26 +768,20 @@ def _goal(
                 f"Goal attainment cannot be broken down by {key.value}.",
                 errors=[FieldError("by", f"one of {', '.join(k.value for k in GOAL_KEYS)}")],
             )
-    campaign = session.scalar(select(Campaign).where(Campaign.code == filters.campaign))
-    if campaign is None:
-        raise _unknown("campaign", filters.campaign)
     fids = facility_ids(session, filters, scope)
     sids = service_ids(session, ind, filters.services)
-    goal_query = select(CampaignGoal.facility_id, CampaignGoal.service_id, CampaignGoal.goal).where(
-        CampaignGoal.campaign_id == campaign.id
+    goals = campaign_goals(
+        session, filters.campaign, fids, sids, within=lambda c, ids: among(session, c, ids)
     )
-    if fids is not None:
-        goal_query = goal_query.where(among(session, CampaignGoal.facility_id, fids))
-    if sids is not None:
-        goal_query = goal_query.where(CampaignGoal.service_id.in_(sids))
-    goals = [tuple(g) for g in session.execute(goal_query)]
+    if goals is None:
+        raise _unknown("campaign", filters.campaign)
     if not goals:
         return Result(ind.code, ind.measure, None, tuple(by))
     r = LedgerRollup
     done_query = (
         select(r.facility_id, r.service_id, func.sum(r.count))
         .where(
-            r.campaign_code == campaign.code,
+            r.campaign_code == filters.campaign,
             among(session, r.facility_id, sorted({g[0] for g in goals})),
             r.service_id.in_(sorted({g[1] for g in goals})),
         )
