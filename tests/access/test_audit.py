@@ -4,7 +4,7 @@ changed."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -120,12 +120,19 @@ def test_a_program_manager_is_refused_patient_data_and_the_attempt_is_recorded(
 def test_audit_events_are_searchable_as_valid_fhir_by_patient_agent_and_date(
     app: FastAPI, db: Session, clinic: dict[str, int]
 ) -> None:
+    # AuditEvent dates are UTC days; the reads may straddle midnight, and the
+    # machine's own date may be another day than UTC's.
+    first_day = datetime.now(UTC).date().isoformat()
     as_user(app, db, "dr.ana").get(f"/fhir/Patient/{clinic['lucia']}")
     as_user(app, db, "dr.beto").get(f"/fhir/Patient/{clinic['lucia']}")
+    last_day = datetime.now(UTC).date().isoformat()
     auditor = as_user(app, db, "auditor")
-    today = date.today().isoformat()
     bundle = auditor.get(
-        "/fhir/AuditEvent", params={"patient": f"Patient/{clinic['lucia']}", "date": today}
+        "/fhir/AuditEvent",
+        params={
+            "patient": f"Patient/{clinic['lucia']}",
+            "date": [f"ge{first_day}", f"le{last_day}"],
+        },
     ).json()
     resources = [e["resource"] for e in bundle["entry"]]
     assert {r["agent"][0]["who"]["identifier"]["value"] for r in resources} == {

@@ -139,6 +139,7 @@ def test_encounters_are_valid_r4_and_searchable_by_patient_status_and_date(
     app: FastAPI, clinic: Clinic
 ) -> None:
     visit = book(app, clinic)
+    started_on = utcnow().date().isoformat()  # the call starts now or later, never before
     start(clinic.db, visit["id"])
     clinic.client(app, "sokolova").post(
         f"/api/visits/{visit['id']}/close", json={**NOTE, "outcome": "resolved_remotely"}
@@ -151,10 +152,13 @@ def test_encounters_are_valid_r4_and_searchable_by_patient_status_and_date(
     Encounter(encounter)  # strict R4 model
     assert encounter["class"]["code"] == "VR" and encounter["status"] == "finished"
     assert encounter["subject"]["reference"] == f"Patient/{clinic.patient}"
-    today = utcnow().date().isoformat()
     bundle = pavel.get(
         "/fhir/Encounter",
-        params={"patient": f"Patient/{clinic.patient}", "status": "finished", "date": f"ge{today}"},
+        params={
+            "patient": f"Patient/{clinic.patient}",
+            "status": "finished",
+            "date": f"ge{started_on}",
+        },
     ).json()
     assert validate(bundle) == []
     assert [e["resource"]["id"] for e in bundle["entry"]] == [str(visit["id"])]
