@@ -269,9 +269,10 @@ def _queries(session: Session) -> list[tuple[str, str, Filters, list[Breakdown]]
                 (f"{shape}:{code}", code, f, [])
                 for code in ("response-time", "deadline-breaches", "breach-rate")
             ]
+            # Not on the page (the API's): measured, outside the dashboard bound.
             out += [
-                (f"{shape}:p90_by_facility", "response-time-p90", f, [Breakdown.facility]),
-                (f"{shape}:breach_rate_by_month", "breach-rate", f, [Breakdown.month]),
+                (f"api:{shape}:p90_by_facility", "response-time-p90", f, [Breakdown.facility]),
+                (f"api:{shape}:breach_rate_by_month", "breach-rate", f, [Breakdown.month]),
             ]
         if shape == "export":
             out.append((f"{shape}:citizenships", main, f, [Breakdown.citizenship]))
@@ -369,7 +370,7 @@ def main() -> None:
             results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
                              "raw_entries_ms": round(raw_p50, 1)}  # fmt: skip
             _log(f"{name:28} {p50:8.1f} {p95:8.1f} {raw_p50:12.1f}")
-    worst = max(r["p95_ms"] for r in results.values())
+    worst = max(r["p95_ms"] for name, r in results.items() if not name.startswith("api:"))
     print(
         json.dumps(
             {

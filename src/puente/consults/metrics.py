@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Float, and_, case, cast, func, or_, select, text
+from sqlalchemy import Date, Float, and_, case, cast, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from puente.consults import repository as repo
@@ -206,11 +206,19 @@ def consult_indicator(
             session.execute(text("SET LOCAL work_mem = '64MB'"))
             seconds = cast(func.extract("epoch", c.answered_at - c.requested_at), Float)
             value: Any = func.percentile_cont(fraction).within_group(seconds / 3600.0)
-            total = _hours(session.execute(query(value)).scalar())
-            grouped = [
-                (*r[:-1], _hours(r[-1]))
-                for r in session.execute(query(*keys, value).group_by(*keys))
-            ]
+            if not keys:
+                total, grouped = _hours(session.execute(query(value)).scalar()), []
+            else:
+                # The groups and the whole in one scan: the row of the empty
+                # grouping set (GROUPING() = 1) is the total.
+                whole = func.grouping(*keys)
+                sets = func.grouping_sets(tuple_(*keys), tuple_())
+                total, grouped = None, []
+                for r in session.execute(query(*keys, whole, value).group_by(sets)):
+                    if r[-2]:
+                        total = _hours(r[-1])
+                    else:
+                        grouped.append((*r[:-2], _hours(r[-1])))
         else:
             found: dict[tuple[Any, ...], list[float]] = defaultdict(list)
             every: list[float] = []
@@ -235,11 +243,13 @@ def consult_indicator(
                 return int(breaches or 0)
             return round(100 * int(breaches or 0) / int(owing), 1) if owing else None
 
-        total = figure(*session.execute(query(*counts)).one())
-        grouped = [
-            (*r[:-2], figure(r[-2], r[-1]))
-            for r in session.execute(query(*keys, *counts).group_by(*keys))
-        ]
+        if not keys:
+            total, grouped = figure(*session.execute(query(*counts)).one()), []
+        else:
+            # Counts add up: the whole is the sum of its groups.
+            parts = [tuple(r) for r in session.execute(query(*keys, *counts).group_by(*keys))]
+            total = figure(sum(int(r[-2]) for r in parts), sum(int(r[-1]) for r in parts))
+            grouped = [(*r[:-2], figure(r[-2], r[-1])) for r in parts]
     if not by:
         return Result(ind.code, ind.measure, total, tuple(by), [])
     rows = order_rows(by, Labeller(session, lang).rows(by, grouped))
