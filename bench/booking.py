@@ -36,7 +36,6 @@ from typing import Any
 from sqlalchemy import make_url, select, text
 from sqlalchemy.orm import sessionmaker
 
-from bench.serving import free_port, wait_until_up
 from puente.access import service as access
 from puente.db import make_engine, make_sessionmaker, sibling_postgres_database
 from puente.enums import AccessRole, FacilityKind, Mode, PractitionerRoleCode, RegionLevel, Tier
@@ -45,6 +44,11 @@ from puente.network.models import Country, Facility, Region
 from puente.people.models import Patient, Practitioner, PractitionerRole
 from puente.scheduling import service
 from puente.scheduling.models import Slot
+
+try:
+    from bench.serving import free_port, wait_until_up
+except ModuleNotFoundError:  # run as a script: its own folder is on the path
+    from serving import free_port, wait_until_up  # type: ignore[no-redef]
 
 PRACTITIONERS = 20
 SERVER_POOL = 24  # connections per server worker, and requests let in at once

@@ -55,7 +55,6 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bench.serving import free_port, wait_until_up
 from puente.access import service as access
 from puente.access.models import User
 from puente.catalog.models import Service
@@ -74,6 +73,11 @@ from puente.people.models import Patient
 from puente.recovery.models import Campaign, CampaignLine, CampaignUnit
 from puente.scheduling import service as scheduling
 from puente.scheduling.models import Schedule
+
+try:
+    from bench.serving import free_port, wait_until_up
+except ModuleNotFoundError:  # run as a script: its own folder is on the path
+    from serving import free_port, wait_until_up  # type: ignore[no-redef]
 
 PUENTE = Path(sys.executable).with_name("puente")
 # uvicorn closes a connection idle for 5 s; a client that keeps one longer may
