@@ -39,6 +39,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -466,6 +467,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="the database to load and serve")
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
     parser.add_argument(
+        "--server-log", type=Path, default=None, help="keep the server's JSON log at this path"
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -511,6 +515,8 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+            if args.server_log:
+                shutil.copyfile(Path(tmp) / "server.log", args.server_log)
             crashes = [
                 line
                 for line in (Path(tmp) / "server.log").read_text(errors="replace").splitlines()
