@@ -74,3 +74,25 @@ def test_the_uvicorn_config_writes_json_or_text_as_configured() -> None:
         assert not isinstance(root.handlers[0].formatter, JsonFormatter)
     finally:
         root.handlers, root.level = saved[0], saved[1]
+
+
+def test_a_worker_process_configured_from_the_uvicorn_config_alone_writes_access_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With ``--workers`` uvicorn configures each worker from the dict only:
+    the app's own lines (the access line among them) must reach a handler."""
+    import logging.config
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    config = configure("json")
+    try:
+        root.handlers, root.level = [], logging.WARNING  # a fresh worker process
+        logging.config.dictConfig(config)
+        logging.getLogger("puente.access").info(
+            "GET /api/visits 200", extra={"route": "/api/visits", "ms": 3.2}
+        )
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        assert line["logger"] == "puente.access" and line["ms"] == 3.2
+    finally:
+        root.handlers, root.level = saved[0], saved[1]

@@ -64,6 +64,10 @@ def configure(log_format: str, level: int = logging.INFO) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default"}},
+        # The root too: with --workers each worker process is configured from
+        # this dict alone, and without it the app's own lines (the access
+        # line among them) went nowhere.
+        "root": {"handlers": ["default"], "level": logging.getLevelName(level)},
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
             "uvicorn.error": {"level": "INFO"},
