@@ -28,7 +28,9 @@ is a conflict, not an error; any other non-2xx answer or a transport error
 is (a request that meets a keep-alive connection closed under it is sent once
 more, as browsers do, and counted as a retry). Beside the figures: the
 ceiling of the same server on this machine, its no-op ``/healthz`` with the
-same users and no think time. Not a timed test.
+same users and no think time. The same day runs ``--warmup`` seconds (20)
+first, unmeasured but for its errors: a server that has been up a while has
+compiled its queries and warmed PostgreSQL's buffers. Not a timed test.
 Prints a line per step on stderr, then one JSON line with the figures.
 """
 
@@ -467,6 +469,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="the database to load and serve")
     parser.add_argument("--ceiling-seconds", type=float, default=5.0)
     parser.add_argument(
+        "--warmup", type=float, default=20.0, help="seconds of the same load first, not measured"
+    )
+    parser.add_argument(
         "--server-log", type=Path, default=None, help="keep the server's JSON log at this path"
     )
     parser.add_argument(
@@ -492,6 +497,14 @@ def main() -> None:
         try:
             before = _load_average()
             _log(f"server {base}: puente serve --workers {args.workers}; load average {before}")
+            warm: Tally | None = None
+            if args.warmup > 0:
+                # The same day, not counted: every worker compiles its queries,
+                # fills its caches and PostgreSQL its buffers, as a server that
+                # has been up a while has. Its errors still count.
+                warm, _ = asyncio.run(run_load(base, actors, args.warmup, args.think))
+                _log(f"  warm-up: {args.warmup:.0f} s, {warm.actions} actions, "
+                     f"{sum(warm.errors.values())} errors (not in the figures below)")  # fmt: skip
             server0, own0, busy0 = (
                 _cpu_seconds(proc.pid),
                 time.process_time(),
@@ -525,7 +538,8 @@ def main() -> None:
     kinds = {kind: _figures(lat, elapsed) for kind, lat in sorted(tally.latencies.items())}
     every = [x for lat in tally.latencies.values() for x in lat]
     overall = _figures(every, elapsed)
-    errors = sum(tally.errors.values())
+    warm_errors = sum(warm.errors.values()) if warm else 0
+    errors = sum(tally.errors.values()) + warm_errors
     for kind, fig in kinds.items():
         _log(f"  {kind:<18} {fig['requests']:>6} req {fig['per_s']:>7} /s  p50 {fig['p50_ms']} ms"
              f"  p95 {fig['p95_ms']} ms  p99 {fig['p99_ms']} ms")  # fmt: skip
@@ -561,6 +575,8 @@ def main() -> None:
         "retries": tally.retries,
         "errors": errors,
         "errors_by_kind": tally.errors,
+        "warmup_s": args.warmup,
+        "warmup_errors": warm_errors,
         "ceiling_healthz": roof,
         "server_cpu_s": round(server_cpu, 1),
         "server_cpu_ms_per_request": per_request,
