@@ -229,8 +229,9 @@ def _service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) 
 
 
 def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column IN ids``; on PostgreSQL one array parameter (``= ANY``), which
-    costs nothing to compile or send however many facilities there are."""
+    """``column IN ids``; on PostgreSQL ``= ANY`` of one parameter (the ids
+    as text, made an array by the server), which costs next to nothing to
+    compile or send however many facilities there are."""
     if not ids:
         return false()
     found: ColumnElement[bool]
