@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from puente.consults import repository as repo
 from puente.consults.models import ConsultCase
 from puente.consults.reads import is_breached
-from puente.db import utcnow
+from puente.db import among, utcnow
 from puente.enums import ConsultOutcome, ConsultUrgency
 from puente.network.models import Facility, Region
 from puente.schemas import Schema
@@ -156,7 +156,7 @@ def consult_indicator(
     percentiles are taken over the fetched hours). Figures are the same as
     :func:`summarise` gives over the cases: see the tests."""
     from puente.errors import FieldError, Unprocessable
-    from puente.reports.service import Labeller, Result, among, facility_ids, order_rows
+    from puente.reports.service import FACILITY_KEYS, Labeller, Result, facility_ids, order_rows
 
     statistic = ind.extra.get("statistic", "median")
     unsupported = [k.value for k in by if k.value not in CASE_BREAKDOWNS]
@@ -169,9 +169,9 @@ def consult_indicator(
     start = datetime.combine(filters.start, time.min, UTC) if filters.start else None
     end = datetime.combine(filters.end, time.min, UTC) + timedelta(days=1) if filters.end else None
     postgres = session.get_bind().dialect.name == "postgresql"
-    columns = _case_columns(session, by, postgres)
     c = ConsultCase
     hub = func.coalesce(c.answer_facility_id, c.hub_facility_id)
+    columns = _case_columns(session, by, hub)
     where: list[Any] = [hub.is_not(None)]
     if start is not None:
         where.append(c.requested_at >= start)
@@ -189,7 +189,7 @@ def consult_indicator(
 
     def query(*selected: Any) -> Any:
         q = select(*selected).select_from(c)
-        if any(k.value in PLACE_KEYS for k in by):
+        if any(k in FACILITY_KEYS for k in by):
             q = q.join(Facility, Facility.id == hub)
         if any(k.value == "region" for k in by):
             q = q.join(Region, Region.id == Facility.region_id)
@@ -256,36 +256,25 @@ def consult_indicator(
     return Result(ind.code, ind.measure, total, tuple(by), rows)
 
 
-PLACE_KEYS = frozenset({"country", "region", "tier"})
-
-
 def _hours(value: Any) -> float | None:
     return round(float(value), 2) if value is not None else None
 
 
-def _case_columns(session: Session, by: Sequence[Any], postgres: bool) -> list[Any]:
-    """The group-by column of each breakdown, over the case and its hub."""
+def _case_columns(session: Session, by: Sequence[Any], hub: Any) -> list[Any]:
+    """The group-by column of each breakdown, over the case and its ``hub``
+    (joined as Facility, and Region for ``region``); days are UTC days."""
+    from puente.reports.service import bucket
+
     c = ConsultCase
-    columns: list[Any] = []
-    for key in by:
-        name = key.value
-        if name == "facility":
-            columns.append(func.coalesce(c.answer_facility_id, c.hub_facility_id))
-        elif name == "country":
-            columns.append(Facility.country_code)
-        elif name == "region":
-            columns.append(func.coalesce(Region.parent_id, Region.id))
-        elif name == "tier":
-            columns.append(Facility.tier)
-        elif name == "specialty":
-            columns.append(c.specialty_id)
-        elif postgres:
-            day = cast(func.timezone("UTC", c.requested_at), Date)
-            columns.append(day if name == "day" else cast(func.date_trunc(name, day), Date))
-        elif name == "day":
-            columns.append(func.date(c.requested_at))
-        elif name == "week":
-            columns.append(func.date(c.requested_at, "weekday 0", "-6 days"))
-        else:
-            columns.append(func.strftime("%Y-%m-01", c.requested_at))
-    return columns
+    places: dict[str, Any] = {
+        "facility": hub,
+        "country": Facility.country_code,
+        "region": func.coalesce(Region.parent_id, Region.id),
+        "tier": Facility.tier,
+        "specialty": c.specialty_id,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        day: Any = cast(func.timezone("UTC", c.requested_at), Date)
+    else:
+        day = func.date(c.requested_at)
+    return [places[k.value] if k.value in places else bucket(session, day, k) for k in by]

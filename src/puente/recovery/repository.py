@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from puente.catalog.models import Service
+from puente.db import among
 from puente.enums import FacilityKind, PlanItemStatus, Tier, WaitPriority, WaitStatus
 from puente.network.models import Facility, Region
 from puente.people.models import Patient
@@ -331,20 +332,16 @@ def campaign_goals(
     campaign_code: str,
     facility_ids: Collection[int] | None,
     service_ids: Collection[int] | None,
-    within: Any = None,
 ) -> list[tuple[int, int, int]] | None:
     """(facility, service, goal) of a campaign, of the facilities and services
-    given (None: all); None when no campaign has that code. ``within`` builds
-    the facility condition (a long list may want an array parameter)."""
+    given (None: all); None when no campaign has that code."""
     campaign_id = session.scalar(select(Campaign.id).where(Campaign.code == campaign_code))
     if campaign_id is None:
         return None
     g = CampaignGoal
     query = select(g.facility_id, g.service_id, g.goal).where(g.campaign_id == campaign_id)
     if facility_ids is not None:
-        query = query.where(
-            within(g.facility_id, facility_ids) if within else g.facility_id.in_(facility_ids)
-        )
+        query = query.where(among(session, g.facility_id, sorted(facility_ids)))
     if service_ids is not None:
         query = query.where(g.service_id.in_(list(service_ids)))
     return [(fid, sid, goal) for fid, sid, goal in session.execute(query)]

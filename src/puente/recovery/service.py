@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -421,8 +420,7 @@ def campaign_goals(
     campaign_code: str,
     facility_ids: Collection[int] | None = None,
     service_ids: Collection[int] | None = None,
-    within: Any = None,
 ) -> list[tuple[int, int, int]] | None:
     """The goals of a campaign as (facility id, service id, goal), for the
     reports' goal attainment; None for an unknown campaign."""
-    return repo.campaign_goals(session, campaign_code, facility_ids, service_ids, within)
+    return repo.campaign_goals(session, campaign_code, facility_ids, service_ids)

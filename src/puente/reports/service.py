@@ -25,18 +25,13 @@ from datetime import date, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Date,
-    Integer,
-    String,
     and_,
-    any_,
     cast,
     distinct,
     false,
     func,
-    literal,
     or_,
     select,
     true,
@@ -47,6 +42,7 @@ from puente import i18n
 from puente.access.service import FacilityScope
 from puente.catalog.models import Service, Specialty
 from puente.catalog.service import label as catalog_label
+from puente.db import among
 from puente.enums import Mode, Tier
 from puente.errors import FieldError, NotFound, Unprocessable
 from puente.ledger.models import LedgerEntry, LedgerRollup, LedgerRollupMonth
@@ -226,23 +222,6 @@ def _service_ids(session: Session, ind: Indicator, extra: Collection[str] = ()) 
 
 
 # The SQL.
-
-
-def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column IN ids``; on PostgreSQL ``= ANY`` of one parameter (the ids
-    as text, made an array by the server), which costs next to nothing to
-    compile or send however many facilities there are."""
-    if not ids:
-        return false()
-    found: ColumnElement[bool]
-    if session.get_bind().dialect.name == "postgresql":
-        # Sent as one text parameter ('3,5,8'): psycopg dumps a list of a
-        # thousand ints element by element, a string at once.
-        listed = literal(",".join(str(int(i)) for i in ids), String)
-        found = column == any_(cast(func.string_to_array(listed, ","), ARRAY(Integer)))
-    else:
-        found = column.in_(ids)
-    return found
 
 
 @dataclass(frozen=True)
@@ -432,7 +411,8 @@ def _merged(found: Sequence[Window]) -> list[Window]:
     ]
 
 
-def _bucket(session: Session, column: Any, key: Breakdown) -> Any:
+def bucket(session: Session, column: Any, key: Breakdown) -> Any:
+    """``column`` (a date) as the first day of its day, week or month."""
     if key == Breakdown.day:
         return column
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -529,7 +509,7 @@ def _group_column(session: Session, plan: _Plan, key: Breakdown) -> Any:
         return t.mode
     if key == Breakdown.campaign:
         return t.campaign_code
-    return _bucket(session, t.day, key)
+    return bucket(session, t.day, key)
 
 
 def _run(
@@ -771,9 +751,7 @@ def _goal(
             )
     fids = facility_ids(session, filters, scope)
     sids = service_ids(session, ind, filters.services)
-    goals = campaign_goals(
-        session, filters.campaign, fids, sids, within=lambda c, ids: among(session, c, ids)
-    )
+    goals = campaign_goals(session, filters.campaign, fids, sids)
     if goals is None:
         raise _unknown("campaign", filters.campaign)
     if not goals:
