@@ -179,3 +179,17 @@ def test_a_period_and_a_hub_bound_the_consult_figures(app: FastAPI, net: Net) ->
     median = percentile(hours, 50)
     assert median is not None
     assert compute(net.db, "response-time", winter).total == pytest.approx(median, abs=0.01)
+
+
+def test_a_ledger_only_filter_on_a_consult_figure_is_refused_by_name(
+    app: FastAPI, net: Net
+) -> None:
+    a_quarter_of_cases_from_dr_lan(app, net)
+    with net.client(app, "analyst") as c:
+        kept = c.get("/api/reports/breach-rate", params={"tier": "central"})
+        refused = c.get(
+            "/api/reports/response-time", params={"citizenship": "LA", "mode": "virtual"}
+        )
+    assert kept.status_code == 200, kept.text
+    assert refused.status_code == 422, refused.text
+    assert {e["field"] for e in refused.json()["errors"]} == {"citizenship", "mode"}

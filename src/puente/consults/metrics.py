@@ -165,6 +165,21 @@ def consult_indicator(
             f"{ind.code} cannot be broken down by {', '.join(unsupported)}.",
             errors=[FieldError("by", f"one of {', '.join(sorted(CASE_BREAKDOWNS))}")],
         )
+    # Cases have no campaign, mode, citizenship or service of the ledger's:
+    # a filter on one would be silently ignored, so it is refused by name.
+    ignored = {
+        "campaign": filters.campaign,
+        "mode": filters.mode,
+        "citizenship": filters.citizenship,
+        "foreign": filters.foreign,
+        "services": filters.services,
+    }
+    given = [name for name, value in ignored.items() if value not in (None, ())]
+    if given:
+        raise Unprocessable(
+            f"{ind.code} counts consult cases, which {', '.join(given)} does not filter.",
+            errors=[FieldError(name, "not a filter of this indicator") for name in given],
+        )
     hub_ids = facility_ids(session, filters, scope)
     start = datetime.combine(filters.start, time.min, UTC) if filters.start else None
     end = datetime.combine(filters.end, time.min, UTC) + timedelta(days=1) if filters.end else None
