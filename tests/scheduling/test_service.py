@@ -198,6 +198,28 @@ def test_the_same_idempotency_key_twice_gives_one_appointment(db: Session, world
     assert [e.field for e in reused.value.errors] == ["idempotency_key"]
 
 
+def test_a_twin_booking_that_committed_after_the_key_was_checked_is_replayed_not_refused(
+    db: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ivan's phone resends; the first request commits between the second's
+    look for its key and its look at the slot. The second must answer with
+    the first's appointment, not 409 "taken"."""
+    virtual_schedule(db, world, days=1)
+    slot = free(db, world)[0]
+    first = service.book(db, slot_id=slot.id, patient_id=world.ivan.id, idempotency_key="k-2")
+    looks = iter([None])  # the first look for the key finds nothing yet
+    replay = service._replay
+
+    def late(session: Session, key: str, **kw: int) -> Appointment | None:
+        return next(looks, replay(session, key, **kw))
+
+    monkeypatch.setattr(service, "_replay", late)
+    again, replayed = service.book_or_replay(
+        db, slot_id=slot.id, patient_id=world.ivan.id, idempotency_key="k-2"
+    )
+    assert replayed and again.id == first.id
+
+
 def test_cancelling_frees_the_slot_for_rebooking(db: Session, world: World) -> None:
     virtual_schedule(db, world, days=1)
     slot = free(db, world)[0]

@@ -427,7 +427,9 @@ def book_or_replay(
     current = repo.live_appointment(session, slot.id, moment)
     if current is not None:
         if current.patient_id != patient_id or current.status != AppointmentStatus.held:
-            raise _taken(slot.id)
+            # Taken — perhaps by a twin request with this key that committed
+            # between the replay check above and this read.
+            return _replay_or_taken(session, idempotency_key, slot.id, patient_id), True
         appointment = current  # the patient's own hold: confirm it
         appointment.status = AppointmentStatus.booked
         appointment.hold_expires_at = None
