@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,18 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from puente import __version__
 from puente.access.gate import install_handlers as install_access_handlers
-from puente.access.gate import request_id, requires
+from puente.access.gate import requires
 from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.config import Settings, get_settings
 from puente.db import make_engine, make_sessionmaker
 from puente.deps import DB
-from puente.errors import install_handlers, problem
-from puente.i18n import current_language, negotiate, normalise_language
+from puente.errors import install_handlers
 from puente.migrate import head_revisions
 from puente.openapi import install as install_openapi
 from puente.ops.admission import AdmissionLimit
-from puente.ops.logs import current_request_id
+from puente.ops.edge import Edge
 from puente.ops.metrics import REGISTRY, database_lines
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -39,9 +35,6 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 ROOM_UPLOAD = re.compile(r"^/api/visits/\d+/files$")
 # CSV imports uploaded from the pages; the route streams them to a file.
 IMPORT_UPLOAD = re.compile(r"^/figures/import$")
-
-
-ACCESS_LOG = logging.getLogger("puente.access")
 
 
 def schema_revisions(engine: Engine) -> set[str]:
@@ -183,78 +176,6 @@ def create_app(
     install_access_handlers(app)
     install_openapi(app)
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        status = 500
-        # The request's id: the caller's X-Request-Id or a new one; it goes
-        # into every log line and audit record of the request and back out.
-        rid = request_id(request)
-        token = current_request_id.set(rid)
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-Id"] = rid
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            return response
-        finally:
-            elapsed = time.perf_counter() - started
-            template = route_template(request)
-            REGISTRY.observe(request.method, template, status, elapsed)
-            ACCESS_LOG.info(
-                "%s %s %s",
-                request.method,
-                template,
-                status,
-                extra={
-                    "method": request.method,
-                    "route": template,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 1),
-                },
-            )
-            current_request_id.reset(token)
-
-    @app.middleware("http")
-    async def limit_body_and_set_language(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        raw = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
-        if b"%00" in raw or b"\x00" in raw:
-            # No text column stores a NUL (PostgreSQL refuses it): say so here.
-            return problem(
-                400,
-                "Bad request",
-                "The address contains a NUL character.",
-                errors=[{"field": "query", "message": "contains a NUL character"}],
-            )
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return problem(400, "Bad request", "Content-Length is not a number")
-            limit = body_limit(settings, request.url.path)
-            if int(length) > limit:
-                return problem(
-                    413,
-                    "Payload too large",
-                    f"The body is {length} bytes; the limit is {limit}.",
-                )
-        language = (
-            normalise_language(request.query_params.get("lang"), "")
-            or normalise_language(request.cookies.get("lang"), "")
-            or negotiate(request.headers.get("accept-language"), settings.default_language)
-        )
-        token = current_language.set(language)
-        try:
-            response = await call_next(request)
-        finally:
-            current_language.reset(token)
-        if request.query_params.get("lang") and language == request.query_params["lang"]:
-            response.set_cookie("lang", language, max_age=365 * 86400, samesite="lax")
-        return response
-
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         """The process is up."""
@@ -298,6 +219,12 @@ def create_app(
     for prefix, router in _routers():
         app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(
+        Edge,
+        default_language=settings.default_language,
+        body_limit=lambda path: body_limit(settings, path),
+        route_template=route_template,
+    )
     if limit is not None:
         # Outermost, so a waiting request holds nothing.
         app.add_middleware(AdmissionLimit, limit=limit)

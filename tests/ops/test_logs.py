@@ -62,6 +62,35 @@ def test_a_request_without_an_id_gets_a_fresh_one_each_time(
     assert {x["request_id"] for x in lines.lines} >= {first, second}
 
 
+def test_a_body_refused_before_any_route_is_logged_and_answered_with_its_request_id(
+    registrar: TestClient, lines: Lines
+) -> None:
+    """A refusal at the edge (413 here) is still a request of the day: it is
+    counted, logged under its id, and the caller hears the id back."""
+    r = registrar.post(
+        "/api/patients",
+        content=b"{}",
+        headers={"X-Request-Id": "lb-too-big-1", "Content-Length": str(10**12)},
+    )
+    assert r.status_code == 413
+    assert r.headers["x-request-id"] == "lb-too-big-1"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    [line] = [x for x in lines.lines if x.get("request_id") == "lb-too-big-1"]
+    assert line["status"] == 413 and line["method"] == "POST"
+
+
+def test_a_language_asked_for_in_the_address_is_kept_in_a_cookie_for_a_year(
+    registrar: TestClient,
+) -> None:
+    r = registrar.get("/api/facilities", params={"lang": "vi"})
+    assert r.status_code == 200
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("lang=vi;") and "Max-Age=31536000" in cookie
+    assert "SameSite=lax" in cookie and "Path=/" in cookie
+    unknown = registrar.get("/api/facilities", params={"lang": "xx"})
+    assert "set-cookie" not in unknown.headers
+
+
 def test_the_uvicorn_config_writes_json_or_text_as_configured() -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
