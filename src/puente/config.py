@@ -87,9 +87,9 @@ class Settings(BaseSettings):
     # Requests let into the app at once (the others wait their turn), and the
     # database connections kept for them (puente.ops.admission says why).
     max_concurrent_requests: int = Field(default=20, ge=1, le=500)
-    # Dashboard pages keep each figure this long (puente.reports.cache); 0, the
-    # default, keeps none: a new ledger row shows at once (issue 7, "live").
-    dashboard_cache_seconds: float = Field(default=0.0, ge=0, le=3600)
+    # Dashboard pages keep each figure this long (puente.reports.cache) and say
+    # as of when; 0 keeps none, so a new ledger row shows on the next page.
+    dashboard_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     # One JSON object per log line (puente.ops.logs), or plain text.
     log_format: Literal["json", "text"] = "json"
 

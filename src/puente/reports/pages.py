@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +34,7 @@ from puente.deps import DB, SettingsDep
 from puente.enums import ProgramKind
 from puente.errors import FieldError, ImportFailed, NotFound, PayloadTooLarge
 from puente.ledger import imports as ledger_imports
-from puente.network.models import Facility, Program, Region
+from puente.network.models import Country, Facility, Program, Region
 from puente.reports import service
 from puente.reports.cache import TimedCache
 from puente.reports.indicators import INDICATORS, Breakdown
@@ -310,12 +310,15 @@ def dashboard(
     filters = drill.filters()
 
     cache = _figure_cache(request)
+    oldest: list[float] = []  # when the oldest figure shown was computed
 
     def figure(code: str, by: list[Breakdown], limit: int | None = None) -> service.Result:
-        return cache.get(
+        result, born = cache.fetch(
             (code, filters, tuple(by), limit, scope, lang),
             lambda: service.compute(db, code, filters, by=by, scope=scope, lang=lang, limit=limit),
         )
+        oldest[:] = [min([born, *oldest])]
+        return result
 
     kpis = [(INDICATORS[code], figure(code, []).total) for code in layout.kpis]
     main = INDICATORS[layout.main]
@@ -409,7 +412,18 @@ def dashboard(
         export_query=export_query,
         bulletin_query=bulletin_query,
         indicator_code=layout.main,
+        as_of=datetime.fromtimestamp(min(oldest), UTC),
+        as_tz=_program_zone(db, program),
+        kept_seconds=cache.seconds,
     )
+
+
+def _program_zone(db: Session, program: Program) -> str:
+    """The time zone a program's readers keep: its country's, else UTC."""
+    if program.country_code is None:
+        return "UTC"
+    country = db.get(Country, program.country_code)
+    return country.default_timezone if country else "UTC"
 
 
 LEVEL_TITLES = {
