@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from puente.enums import AppointmentPurpose, AppointmentStatus
+from puente.enums import AppointmentPurpose, AppointmentStatus, WaitStatus
+from puente.recovery.models import WaitingListEntry
 from puente.scheduling.models import Appointment
 from tests.recovery import world as w
 from tests.recovery.test_national_day_api import add_entries
@@ -90,3 +91,22 @@ def test_cancellations_and_no_shows_reach_the_appointments(
     assert status[nl[0]["appointment_id"]] == AppointmentStatus.cancelled
     assert status[nl[1]["appointment_id"]] == AppointmentStatus.no_show
     assert filled is not None and status[filled["appointment_id"]] == AppointmentStatus.booked
+
+
+def test_a_patient_who_did_not_come_waits_again_for_the_next_day(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    # Marco Ruiz marks a Nuevo León patient as not come; her entry is back on
+    # the waiting list, so the next national day can plan her again.
+    w.lucia(client, db)
+    add_entries(client, net)
+    items = publish_next_week(client)
+    absent = next(i for i in items if i["facility_code"] == NUEVO_LEON)
+    r = client.post(f"/api/plan-items/{absent['id']}/outcome", json={"status": "no_show"})
+    assert r.status_code == 200, r.text
+    entry = db.get(WaitingListEntry, absent["entry_id"])
+    assert entry is not None
+    db.refresh(entry)
+    assert entry.status == WaitStatus.waiting and entry.removed_on is None
+    waiting = client.get("/api/waiting-list", params={"status": "waiting"}).json()
+    assert absent["entry_id"] in {e["id"] for e in waiting["items"]}

@@ -12,6 +12,7 @@ published plan to patients.
   to *planned* and writes one outbox message per patient.
 - :func:`set_outcome` records confirmations, cancellations and no-shows; a
   cancellation frees the place and the best eligible entry on standby takes it.
+  After a cancellation or a no-show the entry waits again.
 """
 
 from __future__ import annotations
@@ -407,6 +408,8 @@ def set_outcome(
     session.flush()
     if status == PlanItemStatus.no_show:
         appointments.attended(session, item, came=False)
+        # Not served: the entry waits again, for a later day or campaign.
+        _back_to_waiting(session, item.entry_id)
     if status != PlanItemStatus.cancelled:
         return None
     appointments.cancel(session, item)
