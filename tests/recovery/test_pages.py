@@ -116,3 +116,20 @@ def test_lucia_builds_plans_and_publishes_from_her_pages(
         page = client.get(f"/recovery/campaigns/{CODE}?lang={lang}")
         assert page.status_code == 200
         assert 'class="reached"' in page.text  # Jalisco: 8 delivered, goal 3 lines × 2
+
+
+def test_waiting_times_on_the_list_page_are_written_the_way_each_language_writes_decimals(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    from puente.i18n import format_number
+
+    w.lucia(client, db)
+    add_entries(client, net)
+    figures = client.get("/api/waiting-list/figures").json()
+    median, p92 = round(figures["median_weeks"], 1), round(figures["p92_weeks"], 1)
+    assert p92 != int(p92)  # 44.3 weeks: a decimal separator must show
+    for lang in HEADINGS:
+        page = client.get(f"/recovery?lang={lang}").text
+        assert f"<dd>{format_number(median, lang)}</dd>" in page
+        assert f"<dd>{format_number(p92, lang)}</dd>" in page
+    assert f"<dd>{str(p92).replace('.', ',')}</dd>" in client.get("/recovery?lang=ru").text
