@@ -433,7 +433,8 @@ def fill_from_standby(
     booked_days = {
         (e.patient_id, i.day)
         for i in repo.items(session, run.id, day=freed.day, standby=False)
-        if i.status in (PlanItemStatus.booked, PlanItemStatus.confirmed)
+        # A patient already seen that day counts as busy, as one still expected.
+        if i.status in (PlanItemStatus.booked, PlanItemStatus.confirmed, PlanItemStatus.done)
         for e in [repo.entry(session, i.entry_id)]
         if e is not None
     }
