@@ -17,7 +17,6 @@ published plan to patients.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -515,9 +514,14 @@ def patient_ids_of(session: Session, items: list[PlanItem]) -> list[int]:
     return sorted({e.patient_id for e in entries.values()})
 
 
-def unit_day_counts(session: Session, run_id: int) -> dict[tuple[int, date], int]:
-    out: dict[tuple[int, date], int] = defaultdict(int)
-    for i in repo.items(session, run_id, standby=False):
-        if i.facility_id is not None and i.day is not None:
-            out[(i.facility_id, i.day)] += 1
+def plan_by_unit(
+    session: Session, *, run: PlanRun, units: list[Facility], days: list[date]
+) -> list[tuple[Facility, list[int], int]]:
+    """For reviewing a run: per unit (by name), its planned items on each day
+    and in all."""
+    counts = repo.item_counts(session, run.id)
+    out = []
+    for unit in sorted(units, key=lambda u: (u.name, u.code)):
+        per_day = [counts.get((unit.id, d), 0) for d in days]
+        out.append((unit, per_day, sum(per_day)))
     return out
