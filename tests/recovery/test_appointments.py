@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from puente.enums import AppointmentPurpose, AppointmentStatus
-from puente.scheduling.models import Appointment
+from puente.enums import AppointmentPurpose, AppointmentStatus, WaitStatus
+from puente.people.models import Practitioner
+from puente.recovery.models import WaitingListEntry
+from puente.scheduling.models import Appointment, Schedule, Slot
 from tests.recovery import world as w
 from tests.recovery.test_national_day_api import add_entries
 from tests.recovery.world import CARDIOLOGY, CMNO, JALISCO, NUEVO_LEON, SURGERY
@@ -90,3 +92,52 @@ def test_cancellations_and_no_shows_reach_the_appointments(
     assert status[nl[0]["appointment_id"]] == AppointmentStatus.cancelled
     assert status[nl[1]["appointment_id"]] == AppointmentStatus.no_show
     assert filled is not None and status[filled["appointment_id"]] == AppointmentStatus.booked
+
+
+def test_a_patient_who_did_not_come_waits_again_for_the_next_day(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    # Marco Ruiz marks a Nuevo León patient as not come; her entry is back on
+    # the waiting list, so the next national day can plan her again.
+    w.lucia(client, db)
+    add_entries(client, net)
+    items = publish_next_week(client)
+    absent = next(i for i in items if i["facility_code"] == NUEVO_LEON)
+    r = client.post(f"/api/plan-items/{absent['id']}/outcome", json={"status": "no_show"})
+    assert r.status_code == 200, r.text
+    entry = db.get(WaitingListEntry, absent["entry_id"])
+    assert entry is not None
+    db.refresh(entry)
+    assert entry.status == WaitStatus.waiting and entry.removed_on is None
+    waiting = client.get("/api/waiting-list", params={"status": "waiting"}).json()
+    assert absent["entry_id"] in {e["id"] for e in waiting["items"]}
+
+
+def test_a_place_filled_from_standby_is_booked_with_the_units_own_campaign_team(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    # Each unit has one campaign team for the whole campaign: the standby
+    # patient who takes a cancelled Nuevo León place is booked with the team
+    # that held it, and no new stand-in practitioner is made.
+    w.lucia(client, db)
+    add_entries(client, net)
+    items = publish_next_week(client)
+    units = {i["facility_code"] for i in items}
+    team = f"Equipo {CODE}"
+    assert db.scalar(select(func.count()).where(Practitioner.family_name == team)) == len(units)
+    cancelled = next(i for i in items if i["facility_code"] == NUEVO_LEON)
+    r = client.post(f"/api/plan-items/{cancelled['id']}/outcome", json={"status": "cancelled"})
+    filled = r.json()["standby_filled"]
+    assert filled is not None
+
+    def role_of(appointment_id: int) -> int:
+        appointment = db.get(Appointment, appointment_id)
+        assert appointment is not None
+        slot = db.get(Slot, appointment.slot_id)
+        assert slot is not None
+        schedule = db.get(Schedule, slot.schedule_id)
+        assert schedule is not None
+        return schedule.practitioner_role_id
+
+    assert role_of(filled["appointment_id"]) == role_of(cancelled["appointment_id"])
+    assert db.scalar(select(func.count()).where(Practitioner.family_name == team)) == len(units)

@@ -181,6 +181,8 @@ def test_lucia_builds_plans_and_publishes_a_national_day_and_jalisco_captures(
     assert run["planned"] > 500 and 0 <= run["gap"] <= 0.01
     r = client.post(f"/api/campaigns/{NEW_DAY}/publish", json={"run_id": run["id"]})
     assert r.json()["notified"] == run["planned"]
+    after_days = {"as_of": (DAYS[-1] + timedelta(days=1)).isoformat()}
+    listed = client.get("/api/waiting-list/figures", params=after_days).json()["size"]
 
     # Marco Ruiz runs the capture at the Jalisco state office.
     marco = f.user(demo_db, "marco.ruiz", AccessRole.facility_admin, "MX-IMSS-JAL")
@@ -210,3 +212,13 @@ def test_lucia_builds_plans_and_publishes_a_national_day_and_jalisco_captures(
     [unit] = attained["by_unit"]
     screened = 45 + sum(1 for i in seen if i["service_code"] == "screen-mammography")
     assert unit["key"] == "MX-IMSS-JAL" and unit["reached"] and unit["ratio"] == screened / 40
+    [state] = attained["by_state"]
+    assert state["key"] == "MX-JAL" and state["reached"] and state["delivered"] == screened
+
+    # Lucía sees the national figures move: the patients seen left the list.
+    lucia = sign_in(jalisco, "planner.national")
+    national = lucia.get(f"/api/campaigns/{NEW_DAY}/attainment").json()
+    assert national["delivered"] == screened and national["units_reached"] == 1
+    assert lucia.get("/api/waiting-list/figures", params=after_days).json()["size"] == listed - len(
+        seen
+    )

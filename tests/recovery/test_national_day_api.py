@@ -336,3 +336,57 @@ def test_an_analyst_reads_figures_but_may_not_plan(
     assert client.get("/api/waiting-list/figures").status_code == 200
     assert client.get("/api/waiting-list").status_code == 403
     assert client.post(f"/api/campaigns/{CODE}/plan-runs", json={}).status_code == 403
+
+
+def test_a_standby_patient_already_seen_that_day_is_not_given_the_freed_place(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    # The Nuevo León patient on standby had her surgery done at the CMNO on
+    # the day a Nuevo León consultation is cancelled: she may not take it (at
+    # most one appointment per patient per day), so nobody does.
+    from puente.enums import PlanItemStatus
+    from puente.recovery import service
+    from puente.recovery.models import PlanItem, WaitingListEntry
+    from puente.recovery.schemas import EntryCreate
+
+    w.lucia(client, db)
+    add_entries(client, net)
+    build_campaign(client)
+    run = plan(client)
+    client.post(f"/api/campaigns/{CODE}/publish", json={"run_id": run["id"]})
+    items = client.get(f"/api/plan-runs/{run['id']}/items").json()
+    freed = next(i for i in items if i["facility_code"] == NUEVO_LEON)
+    nl = net.nuevo_leon.id
+    standby = client.get(f"/api/plan-runs/{run['id']}/items", params={"standby": True}).json()
+    [waiting] = [
+        e
+        for i in standby
+        if i["service_code"] == CARDIOLOGY
+        for e in [db.get(WaitingListEntry, i["entry_id"])]
+        if e is not None and e.referring_facility_id == nl
+    ]
+    surgery = service.add_entry(
+        db,
+        data=EntryCreate(
+            patient_id=waiting.patient_id,
+            service_code=SURGERY,
+            referring_facility_code=NUEVO_LEON,
+            referred_on=date.today() - timedelta(days=90),
+            priority="p2",
+        ),
+    )
+    db.add(
+        PlanItem(
+            run_id=run["id"],
+            entry_id=surgery.id,
+            facility_id=net.cmno.id,
+            day=date.fromisoformat(freed["day"]),
+            service_id=net.services[SURGERY].id,
+            value=1.0,
+            status=PlanItemStatus.done,
+        )
+    )
+    db.commit()
+    r = client.post(f"/api/plan-items/{freed['id']}/outcome", json={"status": "cancelled"})
+    assert r.status_code == 200, r.text
+    assert r.json()["standby_filled"] is None

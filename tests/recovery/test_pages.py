@@ -116,3 +116,50 @@ def test_lucia_builds_plans_and_publishes_from_her_pages(
         page = client.get(f"/recovery/campaigns/{CODE}?lang={lang}")
         assert page.status_code == 200
         assert 'class="reached"' in page.text  # Jalisco: 8 delivered, goal 3 lines × 2
+
+
+def test_waiting_times_on_the_list_page_are_written_the_way_each_language_writes_decimals(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    from puente.i18n import format_number
+
+    w.lucia(client, db)
+    add_entries(client, net)
+    figures = client.get("/api/waiting-list/figures").json()
+    median, p92 = round(figures["median_weeks"], 1), round(figures["p92_weeks"], 1)
+    assert p92 != int(p92)  # 44.3 weeks: a decimal separator must show
+    for lang in HEADINGS:
+        page = client.get(f"/recovery?lang={lang}").text
+        assert f"<dd>{format_number(median, lang)}</dd>" in page
+        assert f"<dd>{format_number(p92, lang)}</dd>" in page
+    assert f"<dd>{str(p92).replace('.', ',')}</dd>" in client.get("/recovery?lang=ru").text
+
+
+def test_lucia_reviews_a_plan_unit_by_unit_and_day_by_day_before_publishing_it(
+    client: TestClient, db: Session, net: w.Network
+) -> None:
+    w.lucia(client, db)
+    add_entries(client, net)
+    build(client)
+    client.post(f"/recovery/campaigns/{CODE}/plan?lang=ru", follow_redirects=True)
+    [run] = client.get(f"/api/campaigns/{CODE}/plan-runs").json()
+    items = client.get(f"/api/plan-runs/{run['id']}/items").json()
+    days = w.campaign_days()
+    for lang in HEADINGS:
+        page = client.get(f"/recovery/campaigns/{CODE}?lang={lang}&run={run['id']}").text
+        assert 'id="plan-by-unit"' in page
+    review = page.split('id="plan-by-unit"', 1)[1].split("</table>", 1)[0]
+    for unit in (JALISCO, NUEVO_LEON, CMNO):
+        planned = [
+            sum(1 for i in items if (i["facility_code"], i["day"]) == (unit, d.isoformat()))
+            for d in days
+        ]
+        cells = "".join(f"<td>{n}</td>" for n in planned)
+        assert f'data-unit="{unit}"' in review
+        assert (
+            cells + f"<td><strong>{sum(planned)}</strong></td>"
+            in review.split(f'data-unit="{unit}"', 1)[1]
+        )
+    assert f"<strong>{run['planned']}</strong>" in review
+    assert "План по учреждениям и дням" in client.get(f"/recovery/campaigns/{CODE}?lang=ru").text
+    assert client.get(f"/recovery/campaigns/{CODE}?run=99999").status_code == 404

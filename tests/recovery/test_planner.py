@@ -88,3 +88,20 @@ def test_the_plan_is_at_least_as_good_as_both_baselines() -> None:
 def test_kept_appointments_hold_their_patients_day() -> None:
     result = plan([entry(1, patient=5)], {(JALISCO_HGR, SAT, CONSULT): 3}, busy=[(5, SAT)])
     assert result.assignments == []
+
+
+def test_both_baselines_also_give_a_patient_at_most_one_appointment_a_day() -> None:
+    # Rosa waits for two consultations, referred before anyone else and worth
+    # the most; there is one day with room for three.
+    rosa = 7
+    entries = [
+        entry(1, patient=rosa, value=9.0, referred=date(2024, 1, 1)),
+        entry(2, patient=rosa, value=9.0, referred=date(2024, 1, 2)),
+        entry(3, value=1.0, referred=date(2025, 1, 1)),
+    ]
+    capacity = {(JALISCO_HGR, SAT, CONSULT): 3}
+    for order in ("fcfs", "density"):
+        days = [a.day for a in greedy(entries, capacity, order=order) if a.entry in (1, 2)]
+        assert days == [SAT], order
+    result = plan(entries, capacity)
+    assert result.fcfs_objective == result.greedy_objective == result.objective == 10.0

@@ -1,15 +1,15 @@
 """Planned items become appointments through the scheduling core.
 
 Each campaign unit gets a campaign team (one practitioner, coordinator at the
-unit) and, per service line, schedules over the campaign's days with as many
-slots each day as the plan needs (one slot per appointment, from 07:00 in the
-unit's time zone). Every item then books the next free slot of its unit,
-line and day through :func:`puente.scheduling.service.book`, which keeps
-the no-double-booking guarantee, under an idempotency key naming the
-campaign and the entry. Days that have already begun get no appointment (the
-scheduling core refuses slots in the past): their items are tracked on the
-plan alone. Cancellations, no-shows and deliveries are passed on to the
-appointment.
+unit, made at its first booking and reused after) and, per service line,
+schedules over the campaign's days with as many slots each day as the plan
+needs (one slot per appointment, from 07:00 in the unit's time zone). Every
+item then books the next free slot of its unit, line and day through
+:func:`puente.scheduling.service.book`, which keeps the no-double-booking
+guarantee, under an idempotency key naming the campaign and the entry. Days
+that have already begun get no appointment (the scheduling core refuses
+slots in the past): their items are tracked on the plan alone.
+Cancellations, no-shows and deliveries are passed on to the appointment.
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ from puente.scheduling.models import Slot
 SLOT_MINUTES = 10
 DAY_START = time(7, 0)
 PER_SCHEDULE = (17 * 60) // SLOT_MINUTES  # slots one schedule holds in a day
+
+
+def _teams(session: Session, campaign: Campaign) -> dict[int, int]:
+    """The campaign team's role at each unit that already has a booking, so
+    later bookings (standby fills, re-plans) reuse it instead of adding a
+    stand-in practitioner each time."""
+    out: dict[int, int] = {}
+    for unit_id, appointment_id in repo.first_appointments(session, campaign.id).items():
+        appointment = scheduling.get_appointment(session, appointment_id)
+        slot = session.get(Slot, appointment.slot_id)
+        if slot is not None:
+            out[unit_id] = scheduling.get_schedule(session, slot.schedule_id).practitioner_role_id
+    return out
 
 
 def _team_role(session: Session, campaign: Campaign, facility_code: str) -> int:
@@ -76,7 +89,7 @@ def book(
     entries = repo.entries_by_id(
         session, {i.entry_id for g in groups.values() for d in g.values() for i in d}
     )
-    roles: dict[int, int] = {}
+    roles = _teams(session, campaign)
     booked = 0
     for (unit_id, service_id), by_day in groups.items():
         unit = units[unit_id]

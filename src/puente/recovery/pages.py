@@ -25,10 +25,11 @@ from puente.enums import (
     PlanRunStatus,
     WaitPriority,
 )
-from puente.errors import FieldError, Unprocessable
+from puente.errors import FieldError, NotFound, Unprocessable
 from puente.recovery import capture, planning, service
 from puente.recovery import repository as repo
 from puente.recovery.api import require_units, scoped_ids
+from puente.recovery.models import PlanRun
 from puente.recovery.schemas import CampaignCreate, CapacityIn, GoalIn, LineIn
 from puente.web.templating import render
 
@@ -202,13 +203,37 @@ def create_campaign(
 
 
 @router.get("/recovery/campaigns/{code}", response_class=HTMLResponse)
-def campaign_page(request: Request, db: DB, user: Reader, code: str) -> HTMLResponse:
+def campaign_page(
+    request: Request,
+    db: DB,
+    user: Reader,
+    code: str,
+    run: Annotated[int | None, Query(ge=1)] = None,
+) -> HTMLResponse:
     campaign = service.get_campaign(db, code)
-    runs = [planning.run_read(db, r) for r in repo.runs(db, campaign.id)]
-    attained = capture.attainment(
-        db, campaign=campaign, facility_ids=scoped_ids(db, user, Permission.recovery_read)
-    )
+    rows = repo.runs(db, campaign.id)
+    runs = [planning.run_read(db, r) for r in rows]
+    scope = scoped_ids(db, user, Permission.recovery_read)
+    attained = capture.attainment(db, campaign=campaign, facility_ids=scope)
     units = repo.unit_facilities(db, campaign.id)
+    # The run to review: the one asked for, else the published one, else the
+    # latest that finished.
+    reviewed: PlanRun | None
+    if run is not None:
+        reviewed = planning.get_run(db, run)
+        if reviewed.campaign_id != campaign.id:
+            raise NotFound(f"No plan run {run} in '{code}'.", errors=[FieldError("run", "unknown")])
+    else:
+        done = [r for r in rows if r.status == PlanRunStatus.done]
+        published = [r for r in done if r.id == campaign.published_run_id]
+        reviewed = next(iter(published or done), None)
+    days = service.days_of(campaign)
+    visible = [u for u in units if scope is None or u.id in set(scope)]
+    review = (
+        planning.plan_by_unit(db, run=reviewed, units=visible, days=days)
+        if reviewed is not None and reviewed.status == PlanRunStatus.done
+        else []
+    )
     return render(
         request,
         "recovery/campaign.html",
@@ -216,7 +241,9 @@ def campaign_page(request: Request, db: DB, user: Reader, code: str) -> HTMLResp
         runs=runs,
         attained=attained,
         units=units,
-        days=service.days_of(campaign),
+        days=days,
+        reviewed=reviewed,
+        review=review,
         status_label=lambda s: _t(STATUS_LABELS[s]),
         kind_label=lambda k: _t(KIND_LABELS[k]),
         can_plan=user.has(Permission.recovery_plan),

@@ -12,11 +12,11 @@ published plan to patients.
   to *planned* and writes one outbox message per patient.
 - :func:`set_outcome` records confirmations, cancellations and no-shows; a
   cancellation frees the place and the best eligible entry on standby takes it.
+  After a cancellation or a no-show the entry waits again.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -407,6 +407,8 @@ def set_outcome(
     session.flush()
     if status == PlanItemStatus.no_show:
         appointments.attended(session, item, came=False)
+        # Not served: the entry waits again, for a later day or campaign.
+        _back_to_waiting(session, item.entry_id)
     if status != PlanItemStatus.cancelled:
         return None
     appointments.cancel(session, item)
@@ -430,7 +432,8 @@ def fill_from_standby(
     booked_days = {
         (e.patient_id, i.day)
         for i in repo.items(session, run.id, day=freed.day, standby=False)
-        if i.status in (PlanItemStatus.booked, PlanItemStatus.confirmed)
+        # A patient already seen that day counts as busy, as one still expected.
+        if i.status in (PlanItemStatus.booked, PlanItemStatus.confirmed, PlanItemStatus.done)
         for e in [repo.entry(session, i.entry_id)]
         if e is not None
     }
@@ -511,9 +514,14 @@ def patient_ids_of(session: Session, items: list[PlanItem]) -> list[int]:
     return sorted({e.patient_id for e in entries.values()})
 
 
-def unit_day_counts(session: Session, run_id: int) -> dict[tuple[int, date], int]:
-    out: dict[tuple[int, date], int] = defaultdict(int)
-    for i in repo.items(session, run_id, standby=False):
-        if i.facility_id is not None and i.day is not None:
-            out[(i.facility_id, i.day)] += 1
+def plan_by_unit(
+    session: Session, *, run: PlanRun, units: list[Facility], days: list[date]
+) -> list[tuple[Facility, list[int], int]]:
+    """For reviewing a run: per unit (by name), its planned items on each day
+    and in all."""
+    counts = repo.item_counts(session, run.id)
+    out = []
+    for unit in sorted(units, key=lambda u: (u.name, u.code)):
+        per_day = [counts.get((unit.id, d), 0) for d in days]
+        out.append((unit, per_day, sum(per_day)))
     return out

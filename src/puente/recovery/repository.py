@@ -287,6 +287,35 @@ def items(
     return list(session.scalars(q.order_by(PlanItem.standby_rank, PlanItem.day, PlanItem.id)))
 
 
+def item_counts(session: Session, run_id: int) -> dict[tuple[int, date], int]:
+    """Planned items (standby left out) per unit × day of a run."""
+    rows = session.execute(
+        select(PlanItem.facility_id, PlanItem.day, func.count())
+        .where(
+            PlanItem.run_id == run_id,
+            PlanItem.standby_rank.is_(None),
+            PlanItem.facility_id.is_not(None),
+        )
+        .group_by(PlanItem.facility_id, PlanItem.day)
+    ).all()
+    return {(unit, day): n for unit, day, n in rows if unit is not None and day is not None}
+
+
+def first_appointments(session: Session, campaign_id: int) -> dict[int, int]:
+    """Per unit, one appointment booked for the campaign (of any of its runs)."""
+    rows = session.execute(
+        select(PlanItem.facility_id, func.min(PlanItem.appointment_id))
+        .join(PlanRun, PlanRun.id == PlanItem.run_id)
+        .where(
+            PlanRun.campaign_id == campaign_id,
+            PlanItem.appointment_id.is_not(None),
+            PlanItem.facility_id.is_not(None),
+        )
+        .group_by(PlanItem.facility_id)
+    ).all()
+    return {unit: appointment for unit, appointment in rows if unit and appointment}
+
+
 def standby_count(session: Session, run_id: int) -> int:
     return (
         session.scalar(
