@@ -86,6 +86,40 @@ def test_an_expired_token_no_longer_opens_anything(client: TestClient, db: Sessi
     assert r.status_code == 401
 
 
+def test_a_deactivated_account_s_token_and_browser_session_no_longer_open_anything(
+    client: TestClient, db: Session
+) -> None:
+    rosa = f.user(db, "rosa.admin", AccessRole.national_admin)
+    token, _row = service.issue_token(db, user=rosa)
+    cookie, _session = service.open_web_session(db, user=rosa)
+    db.flush()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/auth/me", headers=bearer).status_code == 200
+    assert service.principal_from_cookie(db, cookie=cookie) is not None
+    rosa.active = False
+    db.flush()
+    assert client.get("/api/auth/me", headers=bearer).status_code == 401
+    assert service.principal_from_cookie(db, cookie=cookie) is None
+
+
+def test_the_gate_sees_every_grant_of_a_token_s_holder_in_the_order_given_and_none_for_none(
+    db: Session,
+) -> None:
+    f.facility(db, "HOSP-A")
+    f.facility(db, "HOSP-B")
+    ana = f.user(db, "dr.ana", AccessRole.clinician, "HOSP-A")
+    service.grant_role(db, user=ana, role=AccessRole.facility_admin, scope_code="HOSP-B")
+    token, _row = service.issue_token(db, user=ana)
+    principal = service.principal_from_token(db, token=token)
+    assert principal is not None and principal.username == "dr.ana"
+    assert [g.role for g in principal.grants] == [AccessRole.clinician, AccessRole.facility_admin]
+    assert principal.via == "token" and principal.csrf_token is None
+    nadie = f.user(db, "nadie")  # an account that holds no role yet
+    bare, _row = service.issue_token(db, user=nadie)
+    principal = service.principal_from_token(db, token=bare)
+    assert principal is not None and principal.grants == ()
+
+
 def test_only_a_hash_of_the_token_is_stored(client: TestClient, db: Session) -> None:
     f.user(db, "admin", AccessRole.national_admin)
     token = _token(client, "admin")

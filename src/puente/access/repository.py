@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, insert, select
+from sqlalchemy import ColumnElement, Select, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from puente.access.models import (
@@ -37,6 +38,33 @@ def live_token(session: Session, digest: str, now: datetime) -> ApiToken | None:
             ApiToken.expires_at > now,
         )
     )
+
+
+def bearer_of(session: Session, digest: str, now: datetime, *, cookie: bool = False) -> list[Any]:
+    """Who holds the live API token (or, with ``cookie``, the live browser
+    session) whose SHA-256 is ``digest``: one row per grant of the active
+    user (one row with null grant columns when there is none), in the order
+    the grants were made, and the session's CSRF token. One query, for the
+    gate of every request."""
+    held: Any = WebSession if cookie else ApiToken
+    digest_column = WebSession.session_hash if cookie else ApiToken.token_hash
+    csrf = WebSession.csrf_token if cookie else literal(None)
+    query = (
+        select(
+            User.id, User.username, User.display_name, User.patient_id,
+            User.must_change_password, RoleGrant.role, RoleGrant.scope,
+            RoleGrant.region_id, RoleGrant.facility_id, csrf.label("csrf_token"),
+        )
+        .select_from(held)
+        .join(User, User.id == held.user_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+        .where(
+            digest_column == digest, held.revoked_at.is_(None), held.expires_at > now,
+            User.active.is_(True),
+        )
+        .order_by(RoleGrant.id)
+    )  # fmt: skip
+    return list(session.execute(query))
 
 
 def live_session(session: Session, digest: str, now: datetime) -> WebSession | None:

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, true
 from sqlalchemy.orm import Session
@@ -292,19 +293,34 @@ def principal_for(
 
 
 def principal_from_token(session: Session, *, token: str) -> Principal | None:
-    row = repo.live_token(session, token_digest(token), utcnow())
-    user = session.get(User, row.user_id) if row else None
-    if user is None or not user.active:
-        return None
-    return principal_for(session, user, via="token")
+    return _bearer(repo.bearer_of(session, token_digest(token), utcnow()), "token")
 
 
 def principal_from_cookie(session: Session, *, cookie: str) -> Principal | None:
-    row = repo.live_session(session, token_digest(cookie), utcnow())
-    user = session.get(User, row.user_id) if row else None
-    if row is None or user is None or not user.active:
+    rows = repo.bearer_of(session, token_digest(cookie), utcnow(), cookie=True)
+    return _bearer(rows, "session")
+
+
+def _bearer(rows: list[Any], via: str) -> Principal | None:
+    """The principal of ``repo.bearer_of``'s rows (none: no live credential
+    of an active user)."""
+    if not rows:
         return None
-    return principal_for(session, user, via="session", csrf_token=row.csrf_token)
+    first = rows[0]
+    return Principal(
+        user_id=first.id,
+        username=first.username,
+        display_name=first.display_name,
+        grants=tuple(
+            Grant(role=r.role, scope=r.scope, region_id=r.region_id, facility_id=r.facility_id)
+            for r in rows
+            if r.role is not None
+        ),
+        patient_id=first.patient_id,
+        must_change_password=first.must_change_password,
+        via=via,
+        csrf_token=first.csrf_token,
+    )
 
 
 # Scopes --------------------------------------------------------------------
