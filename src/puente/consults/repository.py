@@ -8,7 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from puente.access.models import PatientShare, User
+from puente.access.models import PatientShare, RoleGrant, User
+from puente.access.policy import Permission, roles_with
 from puente.catalog.models import Service, Specialty
 from puente.consults.models import (
     ConsultCase,
@@ -205,6 +206,27 @@ def usernames(session: Session, ids: Collection[int | None]) -> dict[int, str]:
         return {}
     rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
     return {int(i): str(n) for i, n in rows}
+
+
+def coordinators(session: Session, hub_id: int) -> list[User]:
+    """The active users who coordinate consultations at the hub itself (a
+    role granted at that facility; national and regional roles are not
+    alerted for every hub's case)."""
+    roles = sorted(roles_with(Permission.consult_coordinate))
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.active.is_(True),
+                User.id.in_(
+                    select(RoleGrant.user_id).where(
+                        RoleGrant.facility_id == hub_id, RoleGrant.role.in_(roles)
+                    )
+                ),
+            )
+            .order_by(User.id)
+        )
+    )
 
 
 def events(session: Session, case_id: int) -> list[ConsultEvent]:
