@@ -231,6 +231,31 @@ def test_the_outcome_waits_for_the_answer_and_only_the_spoke_records_it(
         )
 
 
+def test_an_outcome_resent_after_a_drop_is_recorded_once_and_a_correction_is_kept(
+    app: FastAPI, net: Net
+) -> None:
+    case = ask(app, net, "dr.lan", patient_id=net.ids["tuan"]).json()
+    with net.client(app, "dr.minh") as c:
+        c.post(
+            f"/api/consults/{case['id']}/answer",
+            json={"assessment": "STEMI.", "diagnoses": ["I21.1"], "plan": "Tiêu sợi huyết."},
+        )
+    url = f"/api/consults/{case['id']}/outcome"
+    with net.client(app, "dr.lan") as c:
+        sent = [
+            c.post(url, json={"outcome": "treated_locally"}, headers={"Idempotency-Key": "o-1"})
+            for _ in "ab"
+        ]
+        corrected = c.post(url, json={"outcome": "transferred", "note": "Evacuated by air."})
+        events = c.get(f"/api/consults/{case['id']}").json()["events"]
+    assert [r.status_code for r in sent] == [200, 200] and corrected.status_code == 200
+    assert corrected.json()["outcome"] == "transferred"
+    assert [e["detail"] for e in events if e["kind"] == "outcome"] == [
+        "treated_locally",
+        "transferred",
+    ]
+
+
 def test_a_declined_case_goes_on_to_the_next_hub_with_the_reason_kept(
     app: FastAPI, net: Net
 ) -> None:

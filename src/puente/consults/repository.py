@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from puente.network.models import (
 )
 
 OPEN = (ConsultStatus.open, ConsultStatus.assigned)
+Keyed = TypeVar("Keyed")
 
 
 def case(session: Session, case_id: int) -> ConsultCase | None:
@@ -45,6 +47,13 @@ def message_by_key(session: Session, key: str) -> ConsultMessage | None:
 
 def upload_by_key(session: Session, key: str) -> ConsultUpload | None:
     return session.scalar(select(ConsultUpload).where(ConsultUpload.idempotency_key == key))
+
+
+def by_key(session: Session, model: type[Keyed], key: str) -> Keyed | None:
+    """The row of ``model`` created with this Idempotency-Key (any table
+    with an ``idempotency_key`` column)."""
+    column = model.idempotency_key  # type: ignore[attr-defined]
+    return session.scalar(select(model).where(column == key))
 
 
 def support_hubs(session: Session, spoke_id: int, specialty_id: int) -> list[int]:

@@ -305,12 +305,18 @@ def record_outcome(
     now: datetime | None = None,
 ) -> ConsultCase:
     """The spoke says what became of the patient; the case closes. It may be
-    corrected later (the last word counts, every word is kept)."""
+    corrected later (the last word counts, every word is kept). The same
+    word sent again (a resubmission after a dropped line) changes nothing."""
     if case.status not in (ConsultStatus.answered, ConsultStatus.closed):
         raise Conflict(
             "The outcome is recorded after the hub has answered.",
             errors=[FieldError("status", case.status.value)],
         )
+    if case.status == ConsultStatus.closed and (case.outcome, case.outcome_note) == (
+        outcome,
+        note,
+    ):
+        return case
     moment = now or utcnow()
     case.outcome = outcome
     case.outcome_note = note
