@@ -180,19 +180,22 @@ def test_coordinator_assigns_dr_minh_who_answers_and_the_ledger_counts_it_at_the
         assert r.json()["assigned_user"] == "dr.minh"
         wrong = c.post(f"/api/consults/{case['id']}/assign", json={"user_id": net.users["dr.thu"]})
         assert wrong.status_code == 422
+    reply = {
+        "assessment": "Nhồi máu cơ tim cấp thành dưới.",
+        "diagnoses": ["I21.1"],
+        "plan": "Tiêu sợi huyết tại chỗ, sau đó chuyển viện.",
+        "transfer": True,
+        "transfer_facility_code": "VN-BRVT",
+        "transfer_urgency": "emergency",
+    }
     with net.client(app, "dr.minh") as c:
-        r = c.post(
-            f"/api/consults/{case['id']}/answer",
-            json={
-                "assessment": "Nhồi máu cơ tim cấp thành dưới.",
-                "diagnoses": ["I21.1"],
-                "plan": "Tiêu sợi huyết tại chỗ, sau đó chuyển viện.",
-                "transfer": True,
-                "transfer_facility_code": "VN-BRVT",
-                "transfer_urgency": "emergency",
-            },
-        )
+        r = c.post(f"/api/consults/{case['id']}/answer", json=reply)
+        # His line drops before the reply arrives; he sends it again.
+        resent = c.post(f"/api/consults/{case['id']}/answer", json=reply)
+        other = c.post(f"/api/consults/{case['id']}/answer", json={**reply, "plan": "Khác."})
     assert r.status_code == 200, r.text
+    assert resent.status_code == 200 and other.status_code == 409
+    assert resent.json()["ledger_entry_id"] == r.json()["ledger_entry_id"]
     answered = r.json()
     assert answered["case"]["status"] == "answered"
     assert answered["case"]["transfer_facility_code"] == "VN-BRVT"
