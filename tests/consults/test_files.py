@@ -139,3 +139,17 @@ def test_a_file_whose_transaction_rolls_back_leaves_nothing_on_disk(
     assert stored is not None
     net.db.commit()
     assert (tmp_path / stored.storage_key).read_bytes() == PNG
+
+
+def test_dr_minh_sends_a_pdf_back_to_con_dao_with_his_answer(app: FastAPI, net: Net) -> None:
+    pdf = b"%PDF-1.4\n" + b"0" * 5000 + b"\n%%EOF\n"
+    case_id = _case(app, net)
+    with net.client(app, "dr.minh") as c:
+        upload = _start(c, case_id, "phac-do-tieu-soi-huyet.pdf", len(pdf), key="bm-pdf-1")
+        done = _chunk(c, str(upload["url"]), 0, pdf)
+    assert done.status_code == 200 and done.json()["complete"] is True  # type: ignore[attr-defined]
+    with net.client(app, "dr.lan") as c:
+        [file] = c.get(f"/api/consults/{case_id}").json()["files"]
+        got = c.get(file["url"])
+    assert (file["side"], file["content_type"]) == ("hub", "application/pdf")
+    assert got.status_code == 200 and got.content == pdf
