@@ -537,19 +537,19 @@ def _create_task(
             wanted[ours] = resource[theirs]
     try:
         _structure(wanted, "ServiceRequest")
-        _resource, new = _create_service_request(session, request, principal, wanted, key)
+        created, new = _create_service_request(session, request, principal, wanted, key)
     except FhirError as exc:
         # The contained request's element paths, as seen from the Task.
         raise FhirError(
             exc.status,
-            exc.detail.replace("ServiceRequest.", "Task.contained.ServiceRequest."),
+            exc.detail.replace("ServiceRequest.", "Task.contained."),
             errors=[
                 replace(e, field=e.field.replace("ServiceRequest.", "Task.contained."))
                 for e in exc.errors
             ],
             code=exc.code,
         ) from None
-    case = repo.case(session, int(_resource["id"]))
+    case = repo.case(session, int(created["id"]))
     assert case is not None
     return to_fhir_task(case), new
 
