@@ -180,19 +180,22 @@ def test_coordinator_assigns_dr_minh_who_answers_and_the_ledger_counts_it_at_the
         assert r.json()["assigned_user"] == "dr.minh"
         wrong = c.post(f"/api/consults/{case['id']}/assign", json={"user_id": net.users["dr.thu"]})
         assert wrong.status_code == 422
+    reply = {
+        "assessment": "Nhồi máu cơ tim cấp thành dưới.",
+        "diagnoses": ["I21.1"],
+        "plan": "Tiêu sợi huyết tại chỗ, sau đó chuyển viện.",
+        "transfer": True,
+        "transfer_facility_code": "VN-BRVT",
+        "transfer_urgency": "emergency",
+    }
     with net.client(app, "dr.minh") as c:
-        r = c.post(
-            f"/api/consults/{case['id']}/answer",
-            json={
-                "assessment": "Nhồi máu cơ tim cấp thành dưới.",
-                "diagnoses": ["I21.1"],
-                "plan": "Tiêu sợi huyết tại chỗ, sau đó chuyển viện.",
-                "transfer": True,
-                "transfer_facility_code": "VN-BRVT",
-                "transfer_urgency": "emergency",
-            },
-        )
+        r = c.post(f"/api/consults/{case['id']}/answer", json=reply)
+        # His line drops before the reply arrives; he sends it again.
+        resent = c.post(f"/api/consults/{case['id']}/answer", json=reply)
+        other = c.post(f"/api/consults/{case['id']}/answer", json={**reply, "plan": "Khác."})
     assert r.status_code == 200, r.text
+    assert resent.status_code == 200 and other.status_code == 409
+    assert resent.json()["ledger_entry_id"] == r.json()["ledger_entry_id"]
     answered = r.json()
     assert answered["case"]["status"] == "answered"
     assert answered["case"]["transfer_facility_code"] == "VN-BRVT"
@@ -229,6 +232,31 @@ def test_the_outcome_waits_for_the_answer_and_only_the_spoke_records_it(
             c.post(f"/api/consults/{case['id']}/outcome", json={"outcome": "died"}).status_code
             == 403
         )
+
+
+def test_an_outcome_resent_after_a_drop_is_recorded_once_and_a_correction_is_kept(
+    app: FastAPI, net: Net
+) -> None:
+    case = ask(app, net, "dr.lan", patient_id=net.ids["tuan"]).json()
+    with net.client(app, "dr.minh") as c:
+        c.post(
+            f"/api/consults/{case['id']}/answer",
+            json={"assessment": "STEMI.", "diagnoses": ["I21.1"], "plan": "Tiêu sợi huyết."},
+        )
+    url = f"/api/consults/{case['id']}/outcome"
+    with net.client(app, "dr.lan") as c:
+        sent = [
+            c.post(url, json={"outcome": "treated_locally"}, headers={"Idempotency-Key": "o-1"})
+            for _ in "ab"
+        ]
+        corrected = c.post(url, json={"outcome": "transferred", "note": "Evacuated by air."})
+        events = c.get(f"/api/consults/{case['id']}").json()["events"]
+    assert [r.status_code for r in sent] == [200, 200] and corrected.status_code == 200
+    assert corrected.json()["outcome"] == "transferred"
+    assert [e["detail"] for e in events if e["kind"] == "outcome"] == [
+        "treated_locally",
+        "transferred",
+    ]
 
 
 def test_a_declined_case_goes_on_to_the_next_hub_with_the_reason_kept(

@@ -6,19 +6,26 @@ others; the chair moves to the next case and the others see it; Dr. Lan
 reloads and is back with both.
 
 Like the visit call, it runs in a loopback-only network namespace (and
-re-runs itself in one when started outside).
+re-runs itself in one when started outside). On SQLite, and on PostgreSQL
+when the tests have one: the parent migrates a database of its own and
+relays it into the namespace over a Unix socket.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from puente.app import create_app
 from puente.config import Settings
@@ -26,7 +33,9 @@ from puente.db import make_engine, make_sessionmaker, unit_of_work
 from puente.migrate import upgrade
 from tests import factories as f
 from tests.browser import CHROMIUM, browser_tests, serving
+from tests.conftest import PG_URL, migrated_url
 from tests.consults.network import build, case_body
+from tests.ops.test_two_processes import unix_relay
 from tests.visits.test_room_call import (
     WEBRTC_FLAGS,
     can_unshare,
@@ -35,6 +44,32 @@ from tests.visits.test_room_call import (
 )
 
 pytestmark = browser_tests
+# The relayed PostgreSQL URL, for the run inside the namespace (which sees
+# no PUENTE_ variables).
+INNER = "CONFERENCE_CALL_DATABASE_URL"
+DATABASES = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not PG_URL and INNER not in os.environ, reason="PUENTE_TEST_DATABASE_URL is not set"
+        ),
+    ),
+]
+
+
+@contextlib.contextmanager
+def relayed(url: str) -> Iterator[str]:
+    """``url`` as reached through a Unix socket (inside the namespace)."""
+    folder = Path(tempfile.mkdtemp(prefix="puente-conf-"))  # short: socket paths are capped
+    folder.chmod(0o755)
+    db = make_url(url)
+    try:
+        with unix_relay(folder / ".s.PGSQL.5432", db.host or "127.0.0.1", db.port or 5432):
+            through = db.set(host="", port=None).update_query_dict({"host": str(folder)})
+            yield through.render_as_string(hide_password=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
@@ -76,18 +111,27 @@ def sign_in(browser: Any, base: str, username: str, path: str, locale: str) -> A
     return page
 
 
+@pytest.mark.parametrize("database", DATABASES)
 def test_three_doctors_see_each_other_and_follow_the_chair_through_the_agenda(
-    tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
     if not only_loopback():
         if not can_unshare():
             pytest.skip("cannot make a loopback-only network namespace (unshare -n)")
-        rerun_in_loopback_namespace(request.node.nodeid)
+        if database == "postgresql":
+            migrated = migrated_url("postgresql", tmp_path, suffix="conference_call")
+            with relayed(migrated) as through:
+                rerun_in_loopback_namespace(request.node.nodeid, {INNER: through})
+        else:
+            rerun_in_loopback_namespace(request.node.nodeid)
         return
     from playwright.sync_api import expect, sync_playwright
 
-    url = f"sqlite:///{tmp_path / 'conference.db'}"
-    upgrade(url)
+    if database == "postgresql":
+        url = os.environ[INNER]  # migrated by the run outside
+    else:
+        url = f"sqlite:///{tmp_path / 'conference.db'}"
+        upgrade(url)
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
     with unit_of_work(factory) as session:

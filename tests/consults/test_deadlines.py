@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from puente.access.models import User
 from puente.consults import repository as repo
 from puente.consults.deadlines import DEFAULT_MINUTES, escalate_due
 from puente.enums import ConsultStatus, ConsultUrgency
+from puente.notify.models import OutboxMessage
 from tests.consults.network import Net, case_body
 
 
@@ -17,6 +20,16 @@ def _ask(app: FastAPI, net: Net, who: str = "dr.lan", **body: object) -> int:
         r = c.post("/api/consults", json=case_body(**body))
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
+
+
+def _told(net: Net, template: str) -> list[OutboxMessage]:
+    return list(
+        net.db.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == template)
+            .order_by(OutboxMessage.id)
+        )
+    )
 
 
 def test_the_defaults_are_thirty_minutes_four_hours_and_three_days() -> None:
@@ -57,19 +70,31 @@ def test_a_missed_deadline_alerts_the_coordinator_then_moves_to_the_next_hub(
     case = repo.case(net.db, case_id)
     assert case is not None and case.hub_facility_id == net.ids["nhi"]
     due: datetime = case.due_at
+    coordinator = net.db.get(User, net.users["coord.nhi"])
+    assert coordinator is not None
+    coordinator.preferred_language = "vi"
+    net.db.flush()
 
     assert escalate_due(net.db, due - timedelta(seconds=1)) == []
     first = escalate_due(net.db, due + timedelta(seconds=1))
     assert [(e.case_id, e.kind) for e in first] == [(case_id, "escalated_coordinator")]
     assert case.hub_facility_id == net.ids["nhi"] and case.breached_at is not None
-    # The same moment again changes nothing.
+    # Chị of Nhi Trung ương is told, in Vietnamese, not only shown a badge.
+    [overdue] = _told(net, "consult_overdue")
+    assert overdue.recipient == f"user:{net.users['coord.nhi']}" and overdue.language == "vi"
+    assert f"Ca {case_id} (Cấp cứu)" in overdue.body and f"/consults/{case_id}" in overdue.body
+    # The same moment again changes nothing, and tells nobody twice.
     assert escalate_due(net.db, due + timedelta(seconds=1)) == []
+    assert len(_told(net, "consult_overdue")) == 1
 
     second = escalate_due(net.db, due + timedelta(minutes=16))
     assert [(e.case_id, e.kind) for e in second] == [(case_id, "escalated_hub")]
     assert case.hub_facility_id == net.ids["bachmai"]
     assert case.status == ConsultStatus.open
     assert case.due_at == due + timedelta(minutes=16) + timedelta(minutes=30)
+    [escalated] = _told(net, "consult_escalated")
+    assert escalated.recipient == f"user:{net.users['coord.bachmai']}"
+    assert "Bệnh viện Bạch Mai" in escalated.body and escalated.language == "en"
 
     with net.client(app, "coord.bachmai") as c:
         queue = c.get("/api/consults/queue").json()
@@ -103,6 +128,12 @@ def test_when_no_hub_is_left_the_case_is_marked_unrouted_and_the_step_recorded(
         "unrouted",
     ]
     assert case.status == ConsultStatus.unrouted
+    # Dr Lan, who asked, learns that she must call a hub herself.
+    [unrouted] = _told(net, "consult_unrouted")
+    assert unrouted.recipient == f"user:{net.users['dr.lan']}"
+    assert [m.recipient for m in _told(net, "consult_overdue")] == [
+        f"user:{net.users['coord.bachmai']}"
+    ]
 
 
 def test_an_answer_after_the_deadline_counts_as_breached(app: FastAPI, net: Net) -> None:

@@ -17,6 +17,7 @@ from puente.consults import repository as repo
 from puente.consults.deadlines import escalate_due
 from puente.consults.metrics import metrics
 from puente.consults.models import ConsultCase
+from puente.db import utcnow
 from tests import factories as f
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 3000
@@ -145,3 +146,108 @@ def test_the_demo_network_has_conferences_ahead_with_cases_and_people_of_both_si
     assert theirs and theirs[0]["chair"] == "island.hub.coord"
     page = island.get("/consults/conferences?lang=vi")
     assert page.status_code == 200 and "Hội chẩn các ca từ huyện đảo" in page.text
+
+
+def test_done_when_dr_laos_sends_an_emergency_with_an_x_ray_and_the_network_sees_it_through(
+    demo_client: TestClient, demo_db: Session
+) -> None:
+    """The whole path through the HTTP API on one case: Dr Laos (Mittaphab,
+    Vientiane) sends an emergency with a chest X-ray over a line that drops;
+    Bạch Mai has it on top of its queue with a countdown; nobody takes it in
+    time, so the coordinator is told; she assigns Dr Hub, who answers; the
+    ledger counts it at Bạch Mai; Dr Laos records the outcome; the ministry's
+    figures move by exactly this case."""
+    from puente.ledger.models import LedgerEntry
+    from puente.notify.models import OutboxMessage
+
+    analyst = as_user(demo_client, demo_db, "analyst")
+    before = analyst.get("/api/consults/metrics").json()
+    since = utcnow().isoformat()
+
+    spoke = as_user(demo_client, demo_db, "dr.laos")
+    body = {
+        "spoke_facility_code": "LA-MITTAPHAB",
+        "patient_age_years": 47,
+        "patient_sex": "female",
+        "specialty_code": "cardiology",
+        "urgency": "emergency",
+        "question": "Sudden dyspnoea, pink frothy sputum, new murmur: what now, and transfer?",
+        "clinical_summary": "Rheumatic heart disease known; X-ray attached.",
+        "vitals": {"heart_rate": 128, "systolic_bp": 86, "spo2": 84},
+        "answer_language": "en",
+    }
+    key = {"Idempotency-Key": "laos-e2e-1"}
+    sent = spoke.post("/api/consults", json=body, headers=key)
+    resent = spoke.post("/api/consults", json=body, headers=key)
+    assert sent.status_code == 201 and resent.status_code == 200, resent.text
+    case_id = sent.json()["id"]
+    assert resent.json()["id"] == case_id
+    assert sent.json()["hub_facility_code"] == "VN-BACHMAI"
+    upload = spoke.post(
+        f"/api/consults/{case_id}/uploads",
+        json={"filename": "x-quang-nguc.png", "size": len(PNG)},
+        headers={"Idempotency-Key": "laos-e2e-xray"},
+    ).json()
+    spoke.patch(upload["url"], content=PNG[:1000], headers={"Upload-Offset": "0"})
+    # The line drops; the client asks where it stands and sends the rest.
+    at = spoke.get(upload["url"]).json()["offset"]
+    assert at == 1000
+    done = spoke.patch(upload["url"], content=PNG[at:], headers={"Upload-Offset": str(at)})
+    assert done.status_code == 200 and done.json()["complete"] is True
+
+    coord = as_user(demo_client, demo_db, "hub.coord")
+    top = coord.get("/api/consults/queue").json()[0]
+    assert top["id"] == case_id and 0 < top["seconds_left"] <= 1800
+    page = coord.get("/consults/queue?lang=vi").text
+    assert f'data-case="{case_id}"' in page and 'class="countdown' in page
+
+    case = repo.case(demo_db, case_id)
+    assert case is not None
+    escalate_due(demo_db, case.due_at + timedelta(seconds=1))
+    demo_db.flush()
+    item = next(i for i in coord.get("/api/consults/queue").json() if i["id"] == case_id)
+    assert item["escalation_stage"] == 1
+    coordinator = demo_db.scalar(select(User).where(User.username == "hub.coord"))
+    doctor = demo_db.scalar(select(User).where(User.username == "hub.doctor"))
+    assert coordinator is not None and doctor is not None
+    told = demo_db.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.dedupe_key.like(f"consult:{case_id}:overdue:%"),
+        )
+    ).all()
+    assert any(m.dedupe_key.endswith(f":user:{coordinator.id}") for m in told)
+
+    assigned = coord.post(f"/api/consults/{case_id}/assign", json={"user_id": doctor.id})
+    assert assigned.status_code == 200, assigned.text
+    answered = as_user(demo_client, demo_db, "hub.doctor").post(
+        f"/api/consults/{case_id}/answer",
+        json={
+            "assessment": "Acute pulmonary oedema, probably mitral valve disease.",
+            "diagnoses": ["I50.1", "I05.9"],
+            "plan": "Sit up, oxygen, furosemide IV; nitrates if BP allows.",
+            "transfer": True,
+            "transfer_facility_code": "VN-BACHMAI",
+            "transfer_urgency": "urgent",
+        },
+    )
+    assert answered.status_code == 200, answered.text
+    entry = demo_db.get(LedgerEntry, answered.json()["ledger_entry_id"])
+    assert entry is not None and entry.source_ref == f"consult:{case_id}"
+    assert entry.facility_id == case.hub_facility_id and entry.mode.value == "virtual"
+
+    spoke = as_user(demo_client, demo_db, "dr.laos")
+    outcome = spoke.post(f"/api/consults/{case_id}/outcome", json={"outcome": "transferred"})
+    assert outcome.status_code == 200 and outcome.json()["status"] == "closed"
+    files = spoke.get(f"/api/consults/{case_id}").json()["files"]
+    assert [f["filename"] for f in files] == ["x-quang-nguc.png"]
+
+    analyst = as_user(demo_client, demo_db, "analyst")
+    after = analyst.get("/api/consults/metrics").json()
+    assert after["answered"] == before["answered"] + 1
+    assert after["outcomes"]["transferred"] == before["outcomes"]["transferred"] + 1
+    assert after["breached"] >= before["breached"] + 1
+    mine = analyst.get("/api/consults/metrics", params={"start": since}).json()
+    assert (mine["answered"], mine["breached"], mine["outcomes"]["transferred"]) == (1, 1, 1)
+    [group] = mine["by_hub_and_urgency"]
+    assert (group["hub_facility_code"], group["urgency"]) == ("VN-BACHMAI", "emergency")
+    assert group["median_minutes"] is not None and group["breach_rate"] == 1.0

@@ -122,3 +122,61 @@ def test_the_training_page_lists_sessions_and_threads_in_russian(app: FastAPI, n
     assert page.status_code == 200
     assert "Sepsis in children" in page.text and "Учебные занятия" in page.text
     assert 'href="/training?lang=ru"' in listing.text
+
+
+def test_resent_training_teaching_and_board_creates_with_the_same_key_make_nothing_twice(
+    app: FastAPI, net: Net
+) -> None:
+    """Dr Hương on Cô Tô and Dr Minh at Bạch Mai lose the line after each
+    send and send again with the same Idempotency-Key."""
+    session = {
+        "hub_facility_code": "VN-BACHMAI",
+        "title": "Siêu âm tại giường",
+        "starts_at": "2026-12-14T01:00:00Z",
+    }
+    with net.client(app, "dr.minh") as c:
+        key = {"Idempotency-Key": "bm-train-1"}
+        training = [c.post("/api/training/sessions", json=session, headers=key) for _ in "ab"]
+        changed = c.post(
+            "/api/training/sessions", json={**session, "title": "Khác hẳn"}, headers=key
+        )
+    assert [r.status_code for r in training] == [201, 200] and changed.status_code == 409
+    assert training[0].json()["id"] == training[1].json()["id"]
+    with net.client(app, "dr.lan") as c:
+        case_id = c.post("/api/consults", json=case_body(patient_id=net.ids["tuan"])).json()["id"]
+    with net.client(app, "dr.minh") as c:
+        c.post(
+            f"/api/consults/{case_id}/answer",
+            json={"assessment": "STEMI.", "diagnoses": ["I21.1"], "plan": "Tiêu sợi huyết."},
+        )
+        key = {"Idempotency-Key": "bm-teach-1"}
+        body = {"case_id": case_id, "title": "STEMI ngoài đảo"}
+        teaching = [c.post("/api/teaching-cases", json=body, headers=key) for _ in "ab"]
+    assert [r.status_code for r in teaching] == [201, 200]
+    assert teaching[0].json()["id"] == teaching[1].json()["id"]
+    thread_body = {
+        "specialty_code": "cardiology",
+        "title": "Tiêu sợi huyết ở đảo xa",
+        "body": "Ở Cô Tô chúng tôi cũng gặp ca tương tự.",
+    }
+    with net.client(app, "dr.huong") as c:
+        key = {"Idempotency-Key": "coto-thread-1"}
+        threads = [c.post("/api/board/threads", json=thread_body, headers=key) for _ in "ab"]
+        thread_id = threads[0].json()["id"]
+        key = {"Idempotency-Key": "coto-post-1"}
+        url = f"/api/board/threads/{thread_id}/posts"
+        posts = [c.post(url, json={"body": "Thêm ảnh ECG."}, headers=key) for _ in "ab"]
+        other = c.post(url, json={"body": "Một câu khác."}, headers=key)
+        listed = c.get("/api/board/threads").json()
+    assert [r.status_code for r in threads] == [201, 200]
+    assert threads[1].json()["id"] == thread_id
+    assert [r.status_code for r in posts] == [201, 200] and other.status_code == 409
+    assert [len(t["posts"]) for t in listed] == [2]
+    # Another doctor's same key is her own, not a replay of Dr Hương's.
+    with net.client(app, "dr.lan") as c:
+        hers = c.post(
+            f"/api/board/threads/{thread_id}/posts",
+            json={"body": "Thêm ảnh ECG."},
+            headers={"Idempotency-Key": "coto-post-1"},
+        )
+    assert hers.status_code == 201 and len(hers.json()["posts"]) == 3

@@ -136,3 +136,76 @@ def test_a_message_and_an_image_are_created_as_communication_and_document_refere
     assert document.json()["content"][0]["attachment"]["contentType"] == "image/png"
     assert listed["total"] == 1
     assert fake.status_code == 422
+
+
+def _task_with_case(net: Net, priority: str = "stat") -> dict[str, Any]:
+    return {
+        "resourceType": "Task",
+        "contained": [
+            {
+                "resourceType": "ServiceRequest",
+                "id": "case",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": f"Patient/{net.ids['noy']}"},
+                "performerType": {
+                    "coding": [{"system": "urn:puente:code-system:specialty", "code": "cardiology"}]
+                },
+                "reasonCode": [{"text": "Chest pain 2 h, ST elevation: thrombolyse or transfer?"}],
+                "note": [{"text": "Man, 58; BP 92/60."}],
+            }
+        ],
+        "status": "requested",
+        "intent": "order",
+        "priority": priority,
+        "focus": {"reference": "#case"},
+        "requester": {"reference": f"Organization/{net.ids['mittaphab']}"},
+    }
+
+
+def test_dr_somphone_in_laos_creates_a_case_as_a_task_and_a_resent_task_makes_no_second(
+    app: FastAPI, net: Net
+) -> None:
+    with net.client(app, "dr.somphone") as c:
+        first = c.post("/fhir/Task", json=_task_with_case(net), headers={"Idempotency-Key": "t-1"})
+        again = c.post("/fhir/Task", json=_task_with_case(net), headers={"Idempotency-Key": "t-1"})
+        other = c.post(
+            "/fhir/Task", json=_task_with_case(net, "routine"), headers={"Idempotency-Key": "t-1"}
+        )
+        listed = c.get("/fhir/Task").json()
+        metadata = c.get("/fhir/metadata").json()
+    assert first.status_code == 201, first.text
+    task = first.json()
+    _valid(task)
+    assert first.headers["Location"].endswith(f"/Task/{task['id']}")
+    assert task["status"] == "requested" and task["priority"] == "stat"
+    assert task["focus"] == {"reference": f"ServiceRequest/{task['id']}"}
+    assert task["owner"] == {"reference": f"Organization/{net.ids['bachmai']}"}
+    assert "end" in task["restriction"]["period"]
+    assert again.status_code == 200 and again.json()["id"] == task["id"]
+    assert other.status_code == 409
+    assert listed["total"] == 1
+    kinds = {r["type"]: r for r in metadata["rest"][0]["resource"]}
+    assert "create" in {i["code"] for i in kinds["Task"]["interaction"]}
+    with net.client(app, "coord.bachmai") as c:
+        sr = c.get(f"/fhir/ServiceRequest/{task['id']}").json()
+        queue = c.get("/api/consults/queue").json()
+    assert sr["subject"] == {"reference": f"Patient/{net.ids['noy']}"}
+    assert [q["id"] for q in queue] == [int(task["id"])]
+
+
+def test_a_task_that_does_not_carry_its_case_or_comes_from_outside_the_spoke_is_refused(
+    app: FastAPI, net: Net
+) -> None:
+    case_id = _case(app, net)
+    on_existing = {**_task_with_case(net), "focus": {"reference": f"ServiceRequest/{case_id}"}}
+    del on_existing["contained"]
+    with net.client(app, "dr.somphone") as c:
+        existing = c.post("/fhir/Task", json=on_existing)
+        broken = c.post("/fhir/Task", json={**_task_with_case(net), "status": "nonsense"})
+    with net.client(app, "dr.lan") as c:
+        foreign = c.post("/fhir/Task", json=_task_with_case(net))
+    assert existing.status_code == 422, existing.text
+    assert f"Task/{case_id}" in existing.json()["issue"][0]["diagnostics"]
+    assert broken.status_code == 400
+    assert foreign.status_code == 403, foreign.text

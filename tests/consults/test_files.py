@@ -103,3 +103,53 @@ def test_a_chunk_larger_than_the_body_limit_is_refused(
         upload = _start(c, case_id, "x.jpg", len(big))
         r = _chunk(c, str(upload["url"]), 0, big)
     assert r.status_code == 413  # type: ignore[attr-defined]
+
+
+def test_a_file_whose_transaction_rolls_back_leaves_nothing_on_disk(
+    app: FastAPI, net: Net, tmp_path: Path
+) -> None:
+    from puente.consults import files, repository
+    from puente.consults.models import ConsultUpload
+    from puente.enums import ConsultSide
+
+    case = repository.case(net.db, _case(app, net))
+    assert case is not None
+    upload, _new = files.start(
+        net.db,
+        case=case,
+        side=ConsultSide.spoke,
+        filename="xq-nguc.png",
+        size=len(PNG),
+        by_user_id=net.users["dr.lan"],
+    )
+    net.db.commit()
+    stored = files.append(
+        net.db, upload=upload, data_dir=tmp_path, at=0, chunk=PNG, by_user_id=net.users["dr.lan"]
+    )
+    assert stored is not None and (tmp_path / stored.storage_key).is_file()
+    # The commit fails (the line drops, the database restarts): all is undone.
+    net.db.rollback()
+    assert [p for p in (tmp_path / files.FOLDER).rglob("*") if p.is_file()] == []
+    again = net.db.get(ConsultUpload, upload.id)
+    assert again is not None and again.file_id is None
+    assert files.offset(tmp_path, again) == 0
+    stored = files.append(
+        net.db, upload=again, data_dir=tmp_path, at=0, chunk=PNG, by_user_id=net.users["dr.lan"]
+    )
+    assert stored is not None
+    net.db.commit()
+    assert (tmp_path / stored.storage_key).read_bytes() == PNG
+
+
+def test_dr_minh_sends_a_pdf_back_to_con_dao_with_his_answer(app: FastAPI, net: Net) -> None:
+    pdf = b"%PDF-1.4\n" + b"0" * 5000 + b"\n%%EOF\n"
+    case_id = _case(app, net)
+    with net.client(app, "dr.minh") as c:
+        upload = _start(c, case_id, "phac-do-tieu-soi-huyet.pdf", len(pdf), key="bm-pdf-1")
+        done = _chunk(c, str(upload["url"]), 0, pdf)
+    assert done.status_code == 200 and done.json()["complete"] is True  # type: ignore[attr-defined]
+    with net.client(app, "dr.lan") as c:
+        [file] = c.get(f"/api/consults/{case_id}").json()["files"]
+        got = c.get(file["url"])
+    assert (file["side"], file["content_type"]) == ("hub", "application/pdf")
+    assert got.status_code == 200 and got.content == pdf

@@ -90,3 +90,25 @@ def test_a_bad_form_names_the_field(app: FastAPI, net: Net) -> None:
         r = lan.post("/consults/new", data={**FORM, "spo2": "140", "patient_age_years": "58"})
     assert r.status_code == 422
     assert any(e["field"] == "vitals.spo2" for e in r.json()["errors"])
+
+
+def test_dr_somphone_reads_the_times_of_his_case_in_vientiane_time(app: FastAPI, net: Net) -> None:
+    from datetime import datetime
+
+    from puente.i18n import format_moment
+    from tests.consults.network import case_body
+
+    with net.client(app, "dr.somphone") as c:
+        case = c.post(
+            "/api/consults",
+            json=case_body(spoke_facility_code="LA-MITTAPHAB", patient_id=net.ids["noy"]),
+        ).json()
+        c.post(f"/api/consults/{case['id']}/messages", json={"body": "ECG attached."})
+        listing = c.get("/consults?lang=en").text
+        page = c.get(f"/consults/{case['id']}?lang=en").text
+    sent = datetime.fromisoformat(case["requested_at"])
+    here = format_moment(sent, "Asia/Vientiane", "en", fmt="short")
+    utc = format_moment(sent, "UTC", "en", fmt="short")
+    assert here != utc
+    assert f"<td>{here}</td>" in listing and "(Asia/Vientiane)" in listing
+    assert here in page and f"{utc} · " not in page

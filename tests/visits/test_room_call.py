@@ -55,8 +55,9 @@ def can_unshare() -> bool:
     return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
-def rerun_in_loopback_namespace(test_id: str) -> None:
+def rerun_in_loopback_namespace(test_id: str, extra_env: dict[str, str] | None = None) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "PYTEST_"))}
+    env.update(extra_env or {})
     command = [
         "unshare",
         "-n",

@@ -9,6 +9,11 @@ tier chain) with a fresh deadline. Every step is a ``ConsultEvent``. A case
 counts as breached once its first deadline passed unanswered, wherever it
 is answered in the end.
 
+Each step is also told to people, through the notification outbox (e-mail,
+else SMS, else the log; in their language; once per step): the
+coordinators of the hub whose deadline passed, the coordinators of the hub
+the case moves on to, and, when no hub is left, the doctor who asked.
+
 ``puente consults escalate`` runs it in a loop; tests call it with ``now``.
 """
 
@@ -19,11 +24,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from puente.access.models import User
+from puente.config import LANGUAGES
 from puente.consults import repository as repo
 from puente.consults.models import ConsultCase, ConsultDeadline, ConsultEvent
 from puente.enums import ConsultStatus, ConsultUrgency
+from puente.i18n import gettext
 from puente.network.models import Facility
+from puente.notify import service as notify
 
+URGENCY_LABEL = {
+    ConsultUrgency.emergency: "Emergency",
+    ConsultUrgency.urgent: "Urgent",
+    ConsultUrgency.routine: "Routine",
+}
 DEFAULT_MINUTES: dict[ConsultUrgency, int] = {
     ConsultUrgency.emergency: 30,
     ConsultUrgency.urgent: 4 * 60,
@@ -130,6 +144,35 @@ def move_on(
     return hub
 
 
+def alert(session: Session, case: ConsultCase, what: str, users: list[User]) -> None:
+    """Tell ``users`` of one escalation step (``overdue``, ``escalated`` or
+    ``unrouted``) of the case."""
+    spoke = session.get(Facility, case.spoke_facility_id)
+    hub = session.get(Facility, case.hub_facility_id) if case.hub_facility_id else None
+    assert spoke is not None
+    for user in users:
+        language = user.preferred_language if user.preferred_language in LANGUAGES else "en"
+        notify.enqueue_for_user(
+            session,
+            user=user,
+            template=f"consult_{what}",
+            dedupe_key=f"consult:{case.id}:{what}:{case.hub_facility_id}:user:{user.id}",
+            values={
+                "case": str(case.id),
+                "urgency": gettext(URGENCY_LABEL[case.urgency], language),
+                "spoke": spoke.name,
+                "facility": hub.name if hub else "",
+                "when": notify.when(case.due_at, (hub or spoke).timezone, language),
+                "link": f"{notify.PUBLIC_URL}/consults/{case.id}",
+            },
+        )
+
+
+def _asker(session: Session, case: ConsultCase) -> list[User]:
+    user = session.get(User, case.requested_by_user_id) if case.requested_by_user_id else None
+    return [user] if user is not None and user.active else []
+
+
 @dataclass(frozen=True)
 class Escalation:
     case_id: int
@@ -156,8 +199,14 @@ def escalate_due(session: Session, now: datetime) -> list[Escalation]:
                 detail="response deadline passed",
             )
             done.append(Escalation(case.id, "escalated_coordinator", case.hub_facility_id))
+            if case.hub_facility_id is not None:
+                alert(session, case, "overdue", repo.coordinators(session, case.hub_facility_id))
         else:
             hub = move_on(session, case, now=now, kind="escalated_hub")
             done.append(Escalation(case.id, "escalated_hub" if hub else "unrouted", hub))
+            if hub is not None:
+                alert(session, case, "escalated", repo.coordinators(session, hub))
+            else:
+                alert(session, case, "unrouted", _asker(session, case))
     session.flush()
     return done

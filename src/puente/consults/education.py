@@ -10,11 +10,17 @@
   back to the case.
 - The discussion board: threads by specialty, each on a teaching case or on a
   topic, never on a live case, and posts in them.
+
+Every create takes an ``idempotency_key``: the same key again returns the
+first row (and True) and creates nothing; with a different request it is a
+Conflict (409).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -29,13 +35,43 @@ from puente.consults.education_models import (
     TrainingSession,
 )
 from puente.consults.models import ConsultCase
-from puente.db import utcnow
+from puente.db import insert_unless_twin, utcnow
 from puente.enums import ConsultStatus, LedgerSource, Mode
 from puente.errors import Conflict, FieldError, NotFound
 from puente.ledger import service as ledger
 from puente.network.models import Facility
 
 TRAINING_SERVICE = "tele-education"
+Row = TypeVar("Row", TrainingSession, TeachingCase, BoardThread, BoardPost)
+
+
+def _once(
+    session: Session,
+    row: Row,
+    key: str | None,
+    same: Callable[[Row], bool],
+) -> tuple[Row, bool]:
+    """Insert ``row`` unless ``key`` was used before: then the earlier row
+    (True), if ``same`` holds for it."""
+    model = type(row)
+
+    def replay(earlier: Row) -> tuple[Row, bool]:
+        if not same(earlier):
+            raise Conflict(
+                "This Idempotency-Key was already used for another request.",
+                errors=[FieldError("Idempotency-Key", "used for another request")],
+            )
+        return earlier, True
+
+    if key is None:
+        session.add(row)
+        session.flush()
+        return row, False
+    earlier = repo.by_key(session, model, key)
+    if earlier is not None:
+        return replay(earlier)
+    twin = insert_unless_twin(session, row, lambda: repo.by_key(session, model, key))
+    return replay(twin) if twin is not None else (row, False)
 
 
 def schedule_session(
@@ -48,7 +84,8 @@ def schedule_session(
     minutes: int,
     video_url: str | None,
     by_user_id: int | None,
-) -> TrainingSession:
+    idempotency_key: str | None = None,
+) -> tuple[TrainingSession, bool]:
     row = TrainingSession(
         hub_facility_id=hub_facility_id,
         title=title,
@@ -58,10 +95,14 @@ def schedule_session(
         video_url=video_url,
         created_by_user_id=by_user_id,
         created_at=utcnow(),
+        idempotency_key=idempotency_key,
     )
-    session.add(row)
-    session.flush()
-    return row
+    return _once(
+        session,
+        row,
+        idempotency_key,
+        lambda e: (e.hub_facility_id, e.title, e.starts_at) == (hub_facility_id, title, starts_at),
+    )
 
 
 def get_session(session: Session, session_id: int) -> TrainingSession:
@@ -149,8 +190,13 @@ def _age_band(age: int | None) -> str | None:
 
 
 def teaching_case(
-    session: Session, *, case: ConsultCase, title: str, by_user_id: int | None
-) -> TeachingCase:
+    session: Session,
+    *,
+    case: ConsultCase,
+    title: str,
+    by_user_id: int | None,
+    idempotency_key: str | None = None,
+) -> tuple[TeachingCase, bool]:
     """The one action: a closed (or answered) case becomes teaching material."""
     if case.status not in (ConsultStatus.answered, ConsultStatus.closed):
         raise Conflict(
@@ -178,10 +224,16 @@ def teaching_case(
         outcome=case.outcome,
         created_by_user_id=by_user_id,
         created_at=utcnow(),
+        idempotency_key=idempotency_key,
     )
-    session.add(row)
-    session.flush()
-    return row
+    # The teaching case keeps no link to the case: the key and what was
+    # copied tell a resubmission from another request.
+    return _once(
+        session,
+        row,
+        idempotency_key,
+        lambda e: (e.title, e.question) == (title, case.question),
+    )
 
 
 def open_thread(
@@ -192,7 +244,8 @@ def open_thread(
     body: str,
     teaching_case_id: int | None,
     by_user_id: int | None,
-) -> BoardThread:
+    idempotency_key: str | None = None,
+) -> tuple[BoardThread, bool]:
     if teaching_case_id is not None and session.get(TeachingCase, teaching_case_id) is None:
         raise NotFound(
             f"No teaching case {teaching_case_id}.",
@@ -204,15 +257,34 @@ def open_thread(
         teaching_case_id=teaching_case_id,
         created_by_user_id=by_user_id,
         created_at=utcnow(),
+        idempotency_key=idempotency_key,
     )
-    session.add(thread)
-    session.flush()
-    post(session, thread=thread, body=body, by_user_id=by_user_id)
-    return thread
+    found, replayed = _once(
+        session,
+        thread,
+        idempotency_key,
+        lambda e: (e.specialty_id, e.title) == (specialty_id, title),
+    )
+    if not replayed:
+        post(session, thread=found, body=body, by_user_id=by_user_id)
+    return found, replayed
 
 
-def post(session: Session, *, thread: BoardThread, body: str, by_user_id: int | None) -> BoardPost:
-    row = BoardPost(thread_id=thread.id, body=body, author_user_id=by_user_id, posted_at=utcnow())
-    session.add(row)
-    session.flush()
-    return row
+def post(
+    session: Session,
+    *,
+    thread: BoardThread,
+    body: str,
+    by_user_id: int | None,
+    idempotency_key: str | None = None,
+) -> tuple[BoardPost, bool]:
+    row = BoardPost(
+        thread_id=thread.id,
+        body=body,
+        author_user_id=by_user_id,
+        posted_at=utcnow(),
+        idempotency_key=idempotency_key,
+    )
+    return _once(
+        session, row, idempotency_key, lambda e: (e.thread_id, e.body) == (thread.id, body)
+    )

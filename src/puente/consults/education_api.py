@@ -5,6 +5,10 @@
   records their own facility's attendance;
 - either side of an answered case turns it into a teaching case;
 - the board is read and written by the network's doctors (``consult_read``).
+
+Every create accepts an ``Idempotency-Key`` (a spoke on a line that drops
+sends it again): the same key returns the first result with 200 and creates
+nothing; with another body it is refused (409).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import Field, StringConstraints
 
 from puente.access.gate import requires
@@ -34,6 +38,17 @@ Manager = Annotated[Principal, requires(Permission.training_manage)]
 Counter = Annotated[Principal, requires(Permission.ledger_read)]
 Title = Annotated[str, StringConstraints(min_length=3, max_length=300)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=100)]
+
+
+def _key(user: Principal, key: str | None) -> str | None:
+    # Keys are the caller's own: two users never collide on one.
+    return f"u{user.user_id}:{key}" if key else None
+
+
+def _status(response: Response, replayed: bool) -> None:
+    if replayed:
+        response.status_code = status.HTTP_200_OK
 
 
 class SessionCreate(Schema):
@@ -139,11 +154,17 @@ def _session_read(db: DB, row: TrainingSession) -> SessionRead:
 
 
 @router.post("/training/sessions", status_code=status.HTTP_201_CREATED)
-def schedule_session(db: DB, user: Manager, body: SessionCreate) -> SessionRead:
+def schedule_session(
+    db: DB,
+    user: Manager,
+    body: SessionCreate,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> SessionRead:
     """A hub schedules a training session for spoke staff."""
     hub = network.need_facility(db, code=body.hub_facility_code, field="hub_facility_code")
     access.need(db, user, Permission.training_manage, hub.id, "staff of the hub")
-    row = education.schedule_session(
+    row, replayed = education.schedule_session(
         db,
         hub_facility_id=hub.id,
         title=body.title,
@@ -152,7 +173,9 @@ def schedule_session(db: DB, user: Manager, body: SessionCreate) -> SessionRead:
         minutes=body.minutes,
         video_url=body.video_url,
         by_user_id=user.user_id,
+        idempotency_key=_key(user, idempotency_key),
     )
+    _status(response, replayed)
     return _session_read(db, row)
 
 
@@ -214,12 +237,25 @@ def _teaching_read(db: DB, row: TeachingCase) -> TeachingRead:
 
 @router.post("/teaching-cases", status_code=status.HTTP_201_CREATED)
 def make_teaching_case(
-    db: DB, request: Request, user: Reader, body: TeachingCreate
+    db: DB,
+    request: Request,
+    user: Reader,
+    body: TeachingCreate,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> TeachingRead:
     """One action: an answered case becomes de-identified teaching material."""
     case, _sides = access.load(request, db, user, body.case_id, action="read")
-    row = education.teaching_case(db, case=case, title=body.title, by_user_id=user.user_id)
-    access.record(request, db, user, case, "read", detail=f"teaching case {row.id}")
+    row, replayed = education.teaching_case(
+        db,
+        case=case,
+        title=body.title,
+        by_user_id=user.user_id,
+        idempotency_key=_key(user, idempotency_key),
+    )
+    if not replayed:
+        access.record(request, db, user, case, "read", detail=f"teaching case {row.id}")
+    _status(response, replayed)
     return _teaching_read(db, row)
 
 
@@ -260,17 +296,25 @@ def _thread_read(db: DB, thread: BoardThread) -> ThreadRead:
 
 
 @router.post("/board/threads", status_code=status.HTTP_201_CREATED)
-def open_thread(db: DB, user: Reader, body: ThreadCreate) -> ThreadRead:
+def open_thread(
+    db: DB,
+    user: Reader,
+    body: ThreadCreate,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ThreadRead:
     specialty = _specialty(db, body.specialty_code)
     assert specialty is not None
-    thread = education.open_thread(
+    thread, replayed = education.open_thread(
         db,
         specialty_id=specialty,
         title=body.title,
         body=body.body,
         teaching_case_id=body.teaching_case_id,
         by_user_id=user.user_id,
+        idempotency_key=_key(user, idempotency_key),
     )
+    _status(response, replayed)
     return _thread_read(db, thread)
 
 
@@ -292,9 +336,23 @@ def list_threads(
 
 
 @router.post("/board/threads/{thread_id}/posts", status_code=status.HTTP_201_CREATED)
-def add_post(db: DB, user: Reader, thread_id: Id, body: PostCreate) -> ThreadRead:
+def add_post(
+    db: DB,
+    user: Reader,
+    thread_id: Id,
+    body: PostCreate,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ThreadRead:
     thread = db.get(BoardThread, thread_id)
     if thread is None:
         raise NotFound(f"No thread {thread_id}.", errors=[FieldError("thread_id", "unknown")])
-    education.post(db, thread=thread, body=body.body, by_user_id=user.user_id)
+    _post, replayed = education.post(
+        db,
+        thread=thread,
+        body=body.body,
+        by_user_id=user.user_id,
+        idempotency_key=_key(user, idempotency_key),
+    )
+    _status(response, replayed)
     return _thread_read(db, thread)

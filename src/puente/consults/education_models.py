@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from puente.db import Base, UTCDateTime, str_enum, utcnow
@@ -16,6 +16,7 @@ class TrainingSession(Base):
     """A hub's training session for spoke staff."""
 
     __tablename__ = "training_session"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hub_facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
@@ -26,6 +27,7 @@ class TrainingSession(Base):
     video_url: Mapped[str | None] = mapped_column(String(500))
     created_by_user_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(160))
 
 
 class TrainingAttendance(Base):
@@ -47,6 +49,7 @@ class TeachingCase(Base):
     no reference to the case or the patient."""
 
     __tablename__ = "teaching_case"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialty.id"), index=True)
@@ -64,6 +67,7 @@ class TeachingCase(Base):
     )
     created_by_user_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(160))
 
 
 class BoardThread(Base):
@@ -71,6 +75,7 @@ class BoardThread(Base):
     case (de-identified) or on a topic, never on a live case."""
 
     __tablename__ = "board_thread"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialty.id"), index=True)
@@ -78,10 +83,12 @@ class BoardThread(Base):
     teaching_case_id: Mapped[int | None] = mapped_column(ForeignKey("teaching_case.id"))
     created_by_user_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(160))
 
 
 class BoardPost(Base):
     __tablename__ = "board_post"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     thread_id: Mapped[int] = mapped_column(
@@ -90,3 +97,4 @@ class BoardPost(Base):
     body: Mapped[str] = mapped_column(Text)
     author_user_id: Mapped[int | None] = mapped_column(Integer)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(160))

@@ -12,6 +12,7 @@ from puente.access.gate import requires
 from puente.access.policy import Permission
 from puente.access.principal import Principal
 from puente.consults.education_api import list_sessions, list_threads
+from puente.consults.pages import viewer_zone
 from puente.deps import DB
 from puente.web.templating import render
 
@@ -25,6 +26,7 @@ def training_page(request: Request, db: DB, user: Reader) -> HTMLResponse:
     return render(
         request,
         "consults/training.html",
+        zone=viewer_zone(db, user),
         sessions=list_sessions(db, user, start=None, limit=100),
         threads=list_threads(db, user, specialty_code=None, limit=50),
     )

@@ -12,6 +12,11 @@ is read from the content (magic numbers; DICOM's ``DICM`` after its
 128-byte preamble), never from the name or the declared type. DICOM files
 are kept as they came, byte for byte, under
 ``<data_dir>/consult-files/<case id>/`` with a random name.
+
+A completed file is moved to its place before the transaction commits (its
+row names it); if the transaction then rolls back, the file is removed
+again, so no file lies on disk without its row. The upload starts over
+from byte 0 (its partial file went with it).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from puente.consults import repository as repo
 from puente.consults.models import ConsultCase, ConsultFile, ConsultUpload
@@ -52,6 +58,8 @@ KINDS = (
     Kind("application/dicom", (".dcm",), b"DICM", 128, 1000 * MB),
 )
 MAX_BYTES = max(k.max_bytes for k in KINDS)
+# session.info key: the files this transaction has put in place.
+_WRITTEN = "consult_files_written"
 ALLOWED = "JPEG or PNG images, PDF documents or DICOM files"
 
 
@@ -192,6 +200,7 @@ def _finish(
         target = data_dir / key
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(received, target)
+        session.info.setdefault(_WRITTEN, []).append(target)
     finally:
         received.unlink(missing_ok=True)
     row = ConsultFile(
@@ -212,6 +221,21 @@ def _finish(
     upload.file_id = row.id
     session.flush()
     return row
+
+
+@event.listens_for(Session, "after_commit")
+def _kept(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _remove_uncommitted(session: Session, previous: SessionTransaction) -> None:
+    # Only the whole transaction's rollback: a savepoint that rolls back
+    # (a twin insert) leaves the outer transaction, and its files, alive.
+    if previous.parent is not None:
+        return
+    for path in session.info.pop(_WRITTEN, []):
+        path.unlink(missing_ok=True)
 
 
 def file_of(

@@ -109,6 +109,15 @@ def _labels() -> dict[str, Any]:
     }
 
 
+def viewer_zone(db: DB, user: Principal) -> str:
+    """The time zone the pages show times in: that of the facility the
+    viewer's consult role is granted at (the first, for several), else UTC
+    (national and regional roles)."""
+    ids = [g.facility_id for g in user.grants_for(Permission.consult_read) if g.facility_id]
+    found = repo.facilities(db, ids[:1])
+    return found[ids[0]].timezone if found else "UTC"
+
+
 def _invalid(exc: ValidationError) -> Unprocessable:
     errors = [
         FieldError(".".join(str(p) for p in e["loc"]) or "form", e["msg"]) for e in exc.errors()
@@ -149,6 +158,7 @@ def cases_page(request: Request, db: DB, user: Reader) -> HTMLResponse:
     return render(
         request,
         "consults/list.html",
+        zone=viewer_zone(db, user),
         cases=reads.case_reads(db, rows),
         can_ask=user.has(Permission.consult_request),
         now=utcnow(),
@@ -166,6 +176,7 @@ def queue_page(
     return render(
         request,
         "consults/queue.html",
+        zone=viewer_zone(db, user),
         items=reads.queue_items(db, rows, utcnow()),
         facility_code=facility_code,
         **_labels(),
@@ -276,6 +287,7 @@ def status_page(request: Request, db: DB, user: NetworkReader) -> HTMLResponse:
     return render(
         request,
         "consults/status.html",
+        zone=viewer_zone(db, user),
         status=network_status(db, now=utcnow()),
         **_labels(),
     )
@@ -293,6 +305,7 @@ def case_page(request: Request, db: DB, user: Reader, case_id: Id) -> HTMLRespon
     return render(
         request,
         "consults/case.html",
+        zone=viewer_zone(db, user),
         case=reads.case_detail(db, case),
         sides=sides,
         now=utcnow(),

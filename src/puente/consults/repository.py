@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from puente.access.models import PatientShare, User
+from puente.access.models import PatientShare, RoleGrant, User
+from puente.access.policy import Permission, roles_with
 from puente.catalog.models import Service, Specialty
 from puente.consults.models import (
     ConsultCase,
@@ -28,6 +30,7 @@ from puente.network.models import (
 )
 
 OPEN = (ConsultStatus.open, ConsultStatus.assigned)
+Keyed = TypeVar("Keyed")
 
 
 def case(session: Session, case_id: int) -> ConsultCase | None:
@@ -44,6 +47,13 @@ def message_by_key(session: Session, key: str) -> ConsultMessage | None:
 
 def upload_by_key(session: Session, key: str) -> ConsultUpload | None:
     return session.scalar(select(ConsultUpload).where(ConsultUpload.idempotency_key == key))
+
+
+def by_key(session: Session, model: type[Keyed], key: str) -> Keyed | None:
+    """The row of ``model`` created with this Idempotency-Key (any table
+    with an ``idempotency_key`` column)."""
+    column = model.idempotency_key  # type: ignore[attr-defined]
+    return session.scalar(select(model).where(column == key))
 
 
 def support_hubs(session: Session, spoke_id: int, specialty_id: int) -> list[int]:
@@ -205,6 +215,27 @@ def usernames(session: Session, ids: Collection[int | None]) -> dict[int, str]:
         return {}
     rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
     return {int(i): str(n) for i, n in rows}
+
+
+def coordinators(session: Session, hub_id: int) -> list[User]:
+    """The active users who coordinate consultations at the hub itself (a
+    role granted at that facility; national and regional roles are not
+    alerted for every hub's case)."""
+    roles = sorted(roles_with(Permission.consult_coordinate))
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.active.is_(True),
+                User.id.in_(
+                    select(RoleGrant.user_id).where(
+                        RoleGrant.facility_id == hub_id, RoleGrant.role.in_(roles)
+                    )
+                ),
+            )
+            .order_by(User.id)
+        )
+    )
 
 
 def events(session: Session, case_id: int) -> list[ConsultEvent]:

@@ -207,7 +207,15 @@ def answer(
     now: datetime | None = None,
 ) -> tuple[ConsultCase, int | None]:
     """Write the recommendation and count the consultation in the ledger (at
-    the hub, for the spoke's patient). Returns the ledger entry id."""
+    the hub, for the spoke's patient). Returns the ledger entry id. The same
+    answer sent again by its author (a resubmission after a dropped line)
+    changes nothing and returns the same entry."""
+    if case.answered_at is not None and case.answered_by_user_id == by_user_id:
+        given = (data.assessment, list(data.diagnoses), data.plan, data.transfer)
+        kept = (case.assessment, list(case.diagnoses or []), case.plan, case.transfer)
+        where = (transfer_facility_id, data.transfer_urgency)
+        if given == kept and where == (case.transfer_facility_id, case.transfer_urgency):
+            return case, count_in_ledger(session, case)
     _open(case, "answered")
     moment = now or utcnow()
     hub_id = case.hub_facility_id
@@ -305,12 +313,18 @@ def record_outcome(
     now: datetime | None = None,
 ) -> ConsultCase:
     """The spoke says what became of the patient; the case closes. It may be
-    corrected later (the last word counts, every word is kept)."""
+    corrected later (the last word counts, every word is kept). The same
+    word sent again (a resubmission after a dropped line) changes nothing."""
     if case.status not in (ConsultStatus.answered, ConsultStatus.closed):
         raise Conflict(
             "The outcome is recorded after the hub has answered.",
             errors=[FieldError("status", case.status.value)],
         )
+    if case.status == ConsultStatus.closed and (case.outcome, case.outcome_note) == (
+        outcome,
+        note,
+    ):
+        return case
     moment = now or utcnow()
     case.outcome = outcome
     case.outcome_note = note

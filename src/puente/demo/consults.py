@@ -400,7 +400,7 @@ def _education(world: World, spokes: list[Facility], now: datetime) -> None:
             if n >= 2
             else now - timedelta(days=30 * (2 - n))
         )
-        row = education.schedule_session(
+        row, _new = education.schedule_session(
             session,
             hub_facility_id=hubs[hub],
             title=title,
@@ -426,7 +426,7 @@ def _education(world: World, spokes: list[Facility], now: datetime) -> None:
         .limit(1)
     )
     if closed is not None:
-        teaching = education.teaching_case(
+        teaching, _new = education.teaching_case(
             session, case=closed, title="Ca bệnh từ tuyến đảo", by_user_id=None
         )
         education.open_thread(

@@ -1,7 +1,9 @@
 """FHIR R4 for remote consultation: ServiceRequest (the case), Task (its
 workflow state and response deadline), Communication (the follow-up thread)
-and DocumentReference (the attachments). Read, search, and create for
-ServiceRequest, Communication and DocumentReference.
+and DocumentReference (the attachments). Read, search and create for all
+four: a Task is created with its case, as a contained ServiceRequest
+(``focus: #id``), the way a placer hands a request and its fulfilment task
+over in one resource.
 
 Ids: ``ServiceRequest/N`` and ``Task/N`` are case N; ``Communication/N`` is
 message N; ``DocumentReference/N`` is file N. A caller sees what the case
@@ -19,6 +21,13 @@ Mapping of a case:
 - Task.status: open → requested, assigned → accepted, answered / closed →
   completed, unrouted → failed; restriction.period.end: the deadline at the
   current hub; businessStatus: breached or escalated when so.
+
+Creating a Task: the contained ServiceRequest is read as in a ServiceRequest
+create, with the Task's ``for``, ``requester`` and ``priority`` standing in
+for its own when it has none. Routing and the deadline are Puente's: an
+``owner`` or ``restriction`` sent by the client is ignored. A Task whose
+focus is an existing case is refused (422, naming that case's Task: there
+is one Task per case).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +62,7 @@ from puente.fhir.validation import validate
 
 Resource = dict[str, Any]
 TYPES = frozenset({"ServiceRequest", "Task", "Communication", "DocumentReference"})
-CREATABLE = frozenset({"ServiceRequest", "Communication", "DocumentReference"})
+CREATABLE = TYPES
 SEARCH_PARAMS: dict[str, dict[str, str]] = {
     "ServiceRequest": {
         "patient": "reference",
@@ -430,13 +440,16 @@ def create(
     resource: Any,
     idempotency_key: str | None,
 ) -> tuple[Resource, bool]:
-    """Create a case (ServiceRequest), a thread message (Communication based
-    on the case) or a small attachment (DocumentReference with inline data).
+    """Create a case (ServiceRequest, or Task with the ServiceRequest
+    contained), a thread message (Communication based on the case) or a
+    small attachment (DocumentReference with inline data).
     Returns the resource and whether it is new."""
     _structure(resource, resource_type)
     try:
         if resource_type == "ServiceRequest":
             return _create_service_request(session, request, principal, resource, idempotency_key)
+        if resource_type == "Task":
+            return _create_task(session, request, principal, resource, idempotency_key)
         if resource_type == "Communication":
             return _create_communication(session, request, principal, resource, idempotency_key)
         return _create_document(session, request, principal, resource, idempotency_key)
@@ -495,6 +508,50 @@ def _create_service_request(
     case, replayed = create_case(session, request, principal, body, key)
     codes = repo.specialty_codes(session, [case.specialty_id])
     return to_fhir_service_request(case, codes[case.specialty_id]), not replayed
+
+
+def _create_task(
+    session: Session, request: Request, principal: Principal, resource: Resource, key: str | None
+) -> tuple[Resource, bool]:
+    focus = resource.get("focus")
+    ref = focus.get("reference") if isinstance(focus, dict) else None
+    existing = _ref_id(focus, "ServiceRequest")
+    if existing is not None:
+        raise _bad(
+            "Task.focus",
+            f"ServiceRequest/{existing} already has its Task (Task/{existing}); "
+            "a new Task carries its case as a contained ServiceRequest",
+        )
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        raise _bad("Task.focus", "must reference the contained ServiceRequest ('#id')")
+    contained = [
+        r
+        for r in resource.get("contained") or []
+        if r.get("resourceType") == "ServiceRequest" and r.get("id") == ref[1:]
+    ]
+    if not contained:
+        raise _bad("Task.contained", f"holds no ServiceRequest with id '{ref[1:]}'")
+    wanted: Resource = dict(contained[0])
+    for theirs, ours in (("for", "subject"), ("requester", "requester"), ("priority", "priority")):
+        if ours not in wanted and theirs in resource:
+            wanted[ours] = resource[theirs]
+    try:
+        _structure(wanted, "ServiceRequest")
+        created, new = _create_service_request(session, request, principal, wanted, key)
+    except FhirError as exc:
+        # The contained request's element paths, as seen from the Task.
+        raise FhirError(
+            exc.status,
+            exc.detail.replace("ServiceRequest.", "Task.contained."),
+            errors=[
+                replace(e, field=e.field.replace("ServiceRequest.", "Task.contained."))
+                for e in exc.errors
+            ],
+            code=exc.code,
+        ) from None
+    case = repo.case(session, int(created["id"]))
+    assert case is not None
+    return to_fhir_task(case), new
 
 
 def _element(names: dict[str, str], loc: Any) -> str:

@@ -26,6 +26,7 @@ _WRONG_TYPE = re.compile(
 
 # Required bindings (R4) of the elements Puente emits or accepts.
 GENDER = {"male", "female", "other", "unknown"}
+PRIORITY = {"routine", "urgent", "asap", "stat"}
 _REQUIRED_CODES: dict[str, dict[str, set[str]]] = {
     "Patient": {"gender": GENDER},
     "Practitioner": {"gender": GENDER},
@@ -43,6 +44,57 @@ _REQUIRED_CODES: dict[str, dict[str, set[str]]] = {
             "searchset",
             "collection",
         }
+    },
+    "ServiceRequest": {
+        "status": {
+            "draft",
+            "active",
+            "on-hold",
+            "revoked",
+            "completed",
+            "entered-in-error",
+            "unknown",
+        },
+        "intent": {
+            "proposal",
+            "plan",
+            "directive",
+            "order",
+            "original-order",
+            "reflex-order",
+            "filler-order",
+            "instance-order",
+            "option",
+        },
+        "priority": PRIORITY,
+    },
+    "Task": {
+        "status": {
+            "draft",
+            "requested",
+            "received",
+            "accepted",
+            "rejected",
+            "ready",
+            "cancelled",
+            "in-progress",
+            "on-hold",
+            "failed",
+            "completed",
+            "entered-in-error",
+        },
+        "intent": {
+            "unknown",
+            "proposal",
+            "plan",
+            "order",
+            "original-order",
+            "reflex-order",
+            "filler-order",
+            "instance-order",
+            "option",
+        },
+        "priority": PRIORITY,
     },
     "CapabilityStatement": {
         "status": {"draft", "active", "retired", "unknown"},

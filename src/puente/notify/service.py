@@ -59,6 +59,27 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         _("Cancelled: case conference {title}"),
         _("The case conference of {facility} at {when} is cancelled: {title}."),
     ),
+    "consult_overdue": (
+        _("Response deadline passed: case {case} ({urgency})"),
+        _(
+            "Case {case} ({urgency}) from {spoke} has passed its response deadline at "
+            "{facility} ({when}). Assign a specialist now, or decline it so it goes on: {link}"
+        ),
+    ),
+    "consult_escalated": (
+        _("Overdue case for your hub: case {case} ({urgency})"),
+        _(
+            "Case {case} ({urgency}) from {spoke} was not answered in time elsewhere and has "
+            "come to {facility}. Answer by {when}: {link}"
+        ),
+    ),
+    "consult_unrouted": (
+        _("No hub left for case {case} ({urgency})"),
+        _(
+            "No hub answered case {case} ({urgency}) in time and there is none left to send "
+            "it to. Contact a hub directly: {link}"
+        ),
+    ),
     "queue_joined": (
         _("You are in the queue for a virtual visit"),
         _("You are in the queue of {facility}. Keep this page open: {link}"),
