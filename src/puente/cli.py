@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import threading
 import time
 from datetime import timedelta
 from enum import StrEnum
@@ -50,32 +51,54 @@ def db_upgrade() -> None:
     console.print("[green]Database is at the newest migration.[/green]")
 
 
-def _start_background_work(settings: Settings) -> None:
-    """The outbox dispatcher as a daemon thread of the server process, unless
-    PUENTE_NOTIFY_IN_PROCESS=false (then run `puente notify run` on its own)."""
-    if not settings.notify_in_process:
-        return
-    import threading
+def _start_background_work(
+    settings: Settings, stop: threading.Event | None = None
+) -> list[threading.Thread]:
+    """Daemon threads of the server process: the outbox dispatcher, unless
+    PUENTE_NOTIFY_IN_PROCESS=false (then run `puente notify run` on its own),
+    and the consult escalation loop, unless PUENTE_ESCALATE_IN_PROCESS=false
+    (then `puente consults escalate`). ``stop`` ends the escalation loop."""
+    threads = []
+    if settings.notify_in_process:
+        notify = threading.Thread(target=_notify_work, args=(settings,), name="puente-notify")
+        threads.append(notify)
+    if settings.escalate_in_process:
+        from puente.consults.cli import escalation_loop
 
+        def escalate() -> None:
+            escalation_loop(
+                _session_factory(),
+                interval=settings.escalate_interval_seconds,
+                report=lambda step: logging.getLogger("puente.consults").info(
+                    "case %s: %s (hub %s)", step.case_id, step.kind, step.hub_id
+                ),
+                stop=stop,
+            )
+
+        threads.append(threading.Thread(target=escalate, name="puente-escalate"))
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    return threads
+
+
+def _notify_work(settings: Settings) -> None:
     from puente.notify.dispatcher import run
     from puente.notify.senders import senders_from
 
-    def work() -> None:
-        factory = _session_factory()
-        while True:
-            try:
-                run(
-                    factory,
-                    senders=senders_from(settings),
-                    public_url=settings.public_url,
-                    interval=5.0,
-                    report=lambda r: console.print(f"notifications: {r}"),
-                )
-            except Exception:  # a database outage must not end the sending for good
-                logging.getLogger("puente.notify").exception("notification pass failed")
-                time.sleep(30)
-
-    threading.Thread(target=work, name="puente-notify", daemon=True).start()
+    factory = _session_factory()
+    while True:
+        try:
+            run(
+                factory,
+                senders=senders_from(settings),
+                public_url=settings.public_url,
+                interval=5.0,
+                report=lambda r: console.print(f"notifications: {r}"),
+            )
+        except Exception:  # a database outage must not end the sending for good
+            logging.getLogger("puente.notify").exception("notification pass failed")
+            time.sleep(30)
 
 
 def _serve(host: str, port: int, workers: int = 1) -> None:

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # `puente serve` sends due notifications from a thread of its own process;
     # turn off when `puente notify run` runs as a separate service.
     notify_in_process: bool = True
+    # `puente serve` also escalates consult cases past their response deadline
+    # every escalate_interval_seconds; turn off when `puente consults escalate`
+    # runs as a separate service (or from cron).
+    escalate_in_process: bool = True
+    escalate_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Requests let into the app at once (the others wait their turn), and the
     # database connections kept for them (puente.ops.admission says why).
     max_concurrent_requests: int = Field(default=20, ge=1, le=500)

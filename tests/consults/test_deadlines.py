@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from puente.access.models import User
+from puente.config import Settings
 from puente.consults import repository as repo
-from puente.consults.deadlines import DEFAULT_MINUTES, escalate_due
+from puente.consults.cli import escalation_loop
+from puente.consults.deadlines import DEFAULT_MINUTES, Escalation, escalate_due
+from puente.db import utcnow
 from puente.enums import ConsultStatus, ConsultUrgency
 from puente.notify.models import OutboxMessage
 from tests.consults.network import Net, case_body
@@ -150,3 +155,53 @@ def test_an_answer_after_the_deadline_counts_as_breached(app: FastAPI, net: Net)
         )
     assert r.status_code == 200, r.text
     assert r.json()["case"]["breached"] is True
+
+
+def test_the_server_s_own_escalation_loop_moves_an_overdue_emergency_without_anyone_running_it(
+    app: FastAPI, net: Net, session_factory: sessionmaker[Session]
+) -> None:
+    """What `puente serve` runs in a thread of its own (unless
+    PUENTE_ESCALATE_IN_PROCESS=false): Dr Lan's emergency, 31 minutes
+    unanswered at Bạch Mai, reaches its coordinator on the next pass."""
+    case_id = _ask(app, net, patient_id=net.ids["tuan"])
+    case = repo.case(net.db, case_id)
+    assert case is not None
+    case.due_at = utcnow() - timedelta(minutes=1)
+    net.db.commit()
+    steps: list[Escalation] = []
+    stop = threading.Event()
+
+    def seen(step: Escalation) -> None:
+        steps.append(step)
+        stop.set()
+
+    loop = threading.Thread(
+        target=escalation_loop,
+        args=(session_factory,),
+        kwargs={"interval": 0.05, "report": seen, "stop": stop},
+    )
+    loop.start()
+    stop.wait(10)
+    stop.set()
+    loop.join(10)
+    assert not loop.is_alive()
+    assert [(s.case_id, s.kind) for s in steps] == [(case_id, "escalated_coordinator")]
+    net.db.expire_all()
+    assert repo.case(net.db, case_id).escalation_stage == 1  # type: ignore[union-attr]
+    assert [m.recipient for m in _told(net, "consult_overdue")] == [
+        f"user:{net.users['coord.bachmai']}"
+    ]
+
+
+def test_puente_serve_starts_the_escalation_loop_unless_told_not_to(settings: Settings) -> None:
+    from puente.cli import _start_background_work
+
+    quiet = settings.model_copy(update={"notify_in_process": False, "escalate_in_process": False})
+    assert _start_background_work(quiet) == []
+    stop = threading.Event()
+    stop.set()  # the loop ends at once: only that it is started is checked here
+    on = settings.model_copy(update={"notify_in_process": False, "escalate_in_process": True})
+    [thread] = _start_background_work(on, stop=stop)
+    assert thread.name == "puente-escalate" and thread.daemon
+    thread.join(10)
+    assert not thread.is_alive()
