@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from puente.db import Base, UTCDateTime, str_enum, utcnow
@@ -16,7 +16,7 @@ class TrainingSession(Base):
     """A hub's training session for spoke staff."""
 
     __tablename__ = "training_session"
-    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    __table_args__ = (Index("ix_training_session_idempotency_key", "idempotency_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hub_facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
@@ -49,7 +49,7 @@ class TeachingCase(Base):
     no reference to the case or the patient."""
 
     __tablename__ = "teaching_case"
-    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    __table_args__ = (Index("ix_teaching_case_idempotency_key", "idempotency_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialty.id"), index=True)
@@ -75,7 +75,7 @@ class BoardThread(Base):
     case (de-identified) or on a topic, never on a live case."""
 
     __tablename__ = "board_thread"
-    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    __table_args__ = (Index("ix_board_thread_idempotency_key", "idempotency_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialty.id"), index=True)
@@ -88,7 +88,7 @@ class BoardThread(Base):
 
 class BoardPost(Base):
     __tablename__ = "board_post"
-    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    __table_args__ = (Index("ix_board_post_idempotency_key", "idempotency_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     thread_id: Mapped[int] = mapped_column(
