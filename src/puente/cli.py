@@ -67,7 +67,7 @@ def _start_background_work(
 
         def escalate() -> None:
             escalation_loop(
-                _session_factory(),
+                make_sessionmaker(make_engine(settings.database_url)),
                 interval=settings.escalate_interval_seconds,
                 report=lambda step: logging.getLogger("puente.consults").info(
                     "case %s: %s (hub %s)", step.case_id, step.kind, step.hub_id
@@ -86,7 +86,7 @@ def _notify_work(settings: Settings) -> None:
     from puente.notify.dispatcher import run
     from puente.notify.senders import senders_from
 
-    factory = _session_factory()
+    factory = make_sessionmaker(make_engine(settings.database_url))
     while True:
         try:
             run(

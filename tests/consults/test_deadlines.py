@@ -16,6 +16,7 @@ from puente.consults.cli import escalation_loop
 from puente.consults.deadlines import DEFAULT_MINUTES, Escalation, escalate_due
 from puente.db import utcnow
 from puente.enums import ConsultStatus, ConsultUrgency
+from puente.notify import service as notify
 from puente.notify.models import OutboxMessage
 from tests.consults.network import Net, case_body
 
@@ -88,6 +89,9 @@ def test_a_missed_deadline_alerts_the_coordinator_then_moves_to_the_next_hub(
     [overdue] = _told(net, "consult_overdue")
     assert overdue.recipient == f"user:{net.users['coord.nhi']}" and overdue.language == "vi"
     assert f"Ca {case_id} (Cấp cứu)" in overdue.body and f"/consults/{case_id}" in overdue.body
+    # The time it names is when the case moves on, not the deadline that passed.
+    moves_on = notify.when(case.due_at, "Asia/Ho_Chi_Minh", "vi")
+    assert case.due_at > due and f"Hãy phân công chuyên gia trước {moves_on}" in overdue.body
     # The same moment again changes nothing, and tells nobody twice.
     assert escalate_due(net.db, due + timedelta(seconds=1)) == []
     assert len(_told(net, "consult_overdue")) == 1

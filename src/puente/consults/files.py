@@ -225,6 +225,10 @@ def _finish(
 
 @event.listens_for(Session, "after_commit")
 def _kept(session: Session) -> None:
+    # SQLAlchemy says after_commit of a savepoint released too: the files
+    # are kept only once the whole transaction has committed.
+    if session.in_nested_transaction():
+        return
     session.info.pop(_WRITTEN, None)
 
 

@@ -63,7 +63,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         _("Response deadline passed: case {case} ({urgency})"),
         _(
             "Case {case} ({urgency}) from {spoke} has passed its response deadline at "
-            "{facility} ({when}). Assign a specialist now, or decline it so it goes on: {link}"
+            "{facility}. Assign a specialist by {when}, or it goes on to the next hub; decline "
+            "it to send it on now: {link}"
         ),
     ),
     "consult_escalated": (
