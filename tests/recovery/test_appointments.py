@@ -141,3 +141,49 @@ def test_a_place_filled_from_standby_is_booked_with_the_units_own_campaign_team(
 
     assert role_of(filled["appointment_id"]) == role_of(cancelled["appointment_id"])
     assert db.scalar(select(func.count()).where(Practitioner.family_name == team)) == len(units)
+
+    # The standby patient takes the freed slot itself, not a second schedule
+    # of the same team opening at the same hour.
+    def slot_of(appointment_id: int) -> int:
+        appointment = db.get(Appointment, appointment_id)
+        assert appointment is not None
+        return appointment.slot_id
+
+    assert slot_of(filled["appointment_id"]) == slot_of(cancelled["appointment_id"])
+
+
+def test_more_places_of_a_line_on_a_day_open_after_the_team_s_last_slot_not_at_seven_again(
+    db: Session,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from puente.enums import PractitionerRoleCode
+    from puente.people import service as people
+    from puente.people.schemas import PractitionerRoleCreate
+    from puente.recovery import appointments
+    from puente.scheduling import service as scheduling
+    from tests import factories as f
+
+    cmno = f.facility(db, "MX-CMNO-T", region_code="MX-JAL")
+    surgery = f.service(db, "surgery-general-t")
+    team = f.practitioner(db, "Equipo", "CMNO")
+    day = date.today() + timedelta(days=7)
+    role = people.add_role(
+        db,
+        practitioner_id=team.id,
+        data=PractitionerRoleCreate(
+            facility_code=cmno.code, role=PractitionerRoleCode.coordinator,
+            start_date=day, end_date=day,
+        ),
+    )  # fmt: skip
+    first = appointments._slots(db, role.id, cmno.timezone, surgery.id, day, 2)
+    # Asked again before anything is booked: the same two free places.
+    assert [s.id for s in appointments._slots(db, role.id, cmno.timezone, surgery.id, day, 2)] == [
+        s.id for s in first
+    ]
+    for slot, who in zip(first, ("Ana", "Rosa"), strict=True):
+        scheduling.book(db, slot_id=slot.id, patient_id=f.patient(db, "Pérez", who).id)
+    [third] = appointments._slots(db, role.id, cmno.timezone, surgery.id, day, 1)
+    zone = ZoneInfo(cmno.timezone)
+    starts = [s.starts_at.astimezone(zone).time().isoformat("minutes") for s in [*first, third]]
+    assert starts == ["07:00", "07:10", "07:20"]

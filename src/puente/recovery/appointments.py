@@ -119,14 +119,27 @@ def book(
 def _slots(
     session: Session, role_id: int, timezone: str, service_id: int, day: date, needed: int
 ) -> list[Slot]:
-    """Free slots for ``needed`` appointments on ``day``, publishing schedules as needed."""
+    """Slots for ``needed`` appointments on ``day``: the team's free ones of
+    this line first (a place a cancellation freed), then new schedules after
+    the last slot the team already has that day, so that no two of the
+    line's appointments share a time."""
     zone = ZoneInfo(timezone)
     start = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
     end = start + timedelta(days=1)
-    found: list[Slot] = []
+    found, last = scheduling.role_slots(
+        session, practitioner_role_id=role_id, service_id=service_id, start=start, end=end
+    )
+    begin = DAY_START
+    if last is not None:
+        begin = max(DAY_START, last.astimezone(zone).time())
     while len(found) < needed:
-        count = min(PER_SCHEDULE, needed - len(found))
-        finish = (datetime.combine(day, DAY_START) + timedelta(minutes=count * SLOT_MINUTES)).time()
+        # Slots end by 23:50 at the latest, so a schedule never crosses midnight.
+        room = (24 * 60 - SLOT_MINUTES - (begin.hour * 60 + begin.minute)) // SLOT_MINUTES
+        if room <= 0:  # the day is full of this line's slots: start again at 07:00
+            begin, room = DAY_START, PER_SCHEDULE
+        count = min(PER_SCHEDULE, room, needed - len(found))
+        opening = datetime.combine(day, begin)
+        finish = opening + timedelta(minutes=count * SLOT_MINUTES)
         schedule = scheduling.publish_schedule(
             session,
             practitioner_role_id=role_id,
@@ -135,7 +148,7 @@ def _slots(
             timezone=timezone,
             valid_from=day,
             valid_until=day,
-            rules=[(day.weekday(), DAY_START, finish)],
+            rules=[(day.weekday(), begin, finish.time())],
             service_id=service_id,
             purpose=AppointmentPurpose.campaign,
             comment="campaign",
@@ -150,6 +163,7 @@ def _slots(
                 .order_by(Slot.starts_at)
             )
         )
+        begin = finish.time()
     return found[:needed]
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -293,6 +293,31 @@ def free_slots(
         purpose=purpose,
     )
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def role_slots(
+    session: Session,
+    *,
+    practitioner_role_id: int,
+    service_id: int | None,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+) -> tuple[list[Slot], datetime | None]:
+    """One practitioner role's slots of a service starting in [start, end):
+    the free ones, earliest first, and when the last of all of them ends."""
+    moment = now or utcnow()
+    mine = (Schedule.practitioner_role_id == practitioner_role_id,
+            Schedule.service_id == service_id)  # fmt: skip
+    free = session.scalars(
+        repo.free_slot_query(now=moment, start=max(start, moment), end=end).where(*mine)
+    ).all()
+    last = session.scalar(
+        select(func.max(Slot.ends_at))
+        .join(Schedule, Schedule.id == Slot.schedule_id)
+        .where(*mine, Slot.starts_at >= start, Slot.starts_at < end)
+    )
+    return list(free), last
 
 
 # Appointments ---------------------------------------------------------------
