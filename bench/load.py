@@ -14,8 +14,9 @@ two weeks, and the bench accounts below get API tokens. Then ``puente serve``
 runs as a subprocess on a free port, and the users work:
 
 - patients (half the users) list the free virtual-visit slots of their
-  polyclinic, book one (``POST /api/appointments`` with an Idempotency-Key)
-  and open the visit it created (``GET /api/visits/{id}``);
+  polyclinic, book one (``POST /api/appointments`` with an Idempotency-Key),
+  open the visit it created (``GET /api/visits/{id}``) and join it (``POST
+  /api/visits/{id}/room-token``, the token its browser enters the call with);
 - spoke doctors (a fifth) send consult cases (``POST /api/consults``);
 - campaign units (the rest but managers) capture a day's results
   (``POST /api/campaigns/{code}/captures/counts``);
@@ -366,7 +367,10 @@ async def patient_day(user: Person, facility: str) -> None:
     if not mine:
         user.tally.error("patient.visits", f"no visit for appointment {appointment}")
         return
-    await user.call("patient.visit", "GET", f"/api/visits/{mine[0]}")
+    if await user.call("patient.visit", "GET", f"/api/visits/{mine[0]}") is None:
+        return
+    # Joining the visit: the room token its browser opens the call with.
+    await user.call("patient.join", "POST", f"/api/visits/{mine[0]}/room-token")
 
 
 async def spoke_day(user: Person, facility: str) -> None:

@@ -310,14 +310,14 @@ def dashboard(
     filters = drill.filters()
 
     cache = _figure_cache(request)
-    oldest: list[float] = []  # when the oldest figure shown was computed
+    born_at: list[float] = []  # when each figure shown was computed
 
     def figure(code: str, by: list[Breakdown], limit: int | None = None) -> service.Result:
         result, born = cache.fetch(
             (code, filters, tuple(by), limit, scope, lang),
             lambda: service.compute(db, code, filters, by=by, scope=scope, lang=lang, limit=limit),
         )
-        oldest[:] = [min([born, *oldest])]
+        born_at.append(born)
         return result
 
     kpis = [(INDICATORS[code], figure(code, []).total) for code in layout.kpis]
@@ -412,7 +412,7 @@ def dashboard(
         export_query=export_query,
         bulletin_query=bulletin_query,
         indicator_code=layout.main,
-        as_of=datetime.fromtimestamp(min(oldest), UTC),
+        as_of=datetime.fromtimestamp(min(born_at), UTC),
         as_tz=_program_zone(db, program),
         kept_seconds=cache.seconds,
     )
